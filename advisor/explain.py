@@ -1,0 +1,139 @@
+"""Text shown to users, built from traces (pure functions; no scoring happens here)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from advisor.knowledge import KnowledgeBase
+from advisor.recommend import Counterfactual, ScoredSituation
+
+if TYPE_CHECKING:
+    from advisor.fusion import ProbeEvidence
+    from advisor.report import AdvisorReport
+
+_FIELD_LABELS = {
+    "n_labeled_examples": "labelled examples",
+    "model_params_b": "billion parameters",
+    "gpu_memory_gb": "GB of GPU memory",
+    "n_tasks": "tasks on one base model",
+}
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def counterfactual_text(cf: Counterfactual, kb: KnowledgeBase) -> str:
+    method = kb.methods[cf.new_method].name
+    if cf.direction in ("at_least", "at_most"):
+        bound = "or more" if cf.direction == "at_least" else "or fewer"
+        label = _FIELD_LABELS.get(cf.field, cf.field)
+        return f"With {_number(cf.new_value)} {bound} {label} (now {_number(cf.current_value)}), the answer becomes {method}."
+    return f"If {cf.field} were {cf.new_value!r} (now {cf.current_value!r}), the answer becomes {method}."
+
+
+def conflict_text(stronger: str, weaker: str, kb: KnowledgeBase) -> str:
+    s_rule, w_rule = kb.rule(stronger), kb.rule(weaker)
+    return (
+        f"Sources disagree: '{weaker}' ({kb.rule_grade(w_rule)}: {', '.join(w_rule.sources)}) versus "
+        f"'{stronger}' ({kb.rule_grade(s_rule)}: {', '.join(s_rule.sources)}). The advisor weighs the "
+        f"{kb.rule_grade(s_rule)} evidence more."
+    )
+
+
+def probe_direction_text(evidence: "ProbeEvidence") -> str:
+    if not evidence.leader:
+        return "Your probes produced no usable measurements, so the rules decide."
+    fit = next(f for f in evidence.fits if f.method == evidence.leader)
+    verdict = "conclusively" if evidence.conclusive else "tentatively (inconclusive)"
+    return (
+        f"Your own probe points {verdict} to {evidence.leader}: predicted {evidence.metric_name} "
+        f"{fit.at_user_size.mean:.3f} (80% interval {fit.at_user_size.low:.3f}-{fit.at_user_size.high:.3f}) "
+        f"at {evidence.user_n_examples:,} examples; best in {evidence.p_best.get(evidence.leader, 0):.0%} of bootstrap samples."
+    )
+
+
+def build_caveats(scored: ScoredSituation, kb: KnowledgeBase, evidence: "ProbeEvidence | None") -> list[str]:
+    caveats = [kb.rule(o.rule_id).rationale for o in scored.outcomes if o.caveat]
+    top = scored.top
+    recipe = kb.recipes.get(top.method, {})
+    if recipe.get("notes"):
+        caveats.append(f"{top.name}: {recipe['notes']}")
+    if not top.feasible:
+        caveats.append("No method is feasible under these constraints; see each method's reason in the ranking.")
+    if len(scored.ranked) > 1 and scored.ranked[1].feasible and top.score - scored.ranked[1].score < kb.scoring.softmax_temperature:
+        caveats.append(f"Close call: {scored.ranked[1].name} scores within {top.score - scored.ranked[1].score:.2f} of {top.name}; a probe on your data is the way to separate them.")
+    if evidence is None:
+        caveats.append("Rules-only advice: priors from published results and rules of thumb, not measurements on your data. Run a probe to check it.")
+    else:
+        caveats.append(probe_direction_text(evidence))
+        caveats.extend(f"Probe inconclusive: {reason}." for reason in evidence.inconclusive_reasons)
+    return caveats
+
+
+def render_markdown(report: "AdvisorReport") -> str:
+    rec = report.recommendation
+    s = report.situation
+    lines = [
+        f"# Tuning Advisor report",
+        "",
+        f"**Recommendation: {rec.method_name} (`{rec.method}`)**, confidence {rec.confidence:.0%}, based on {rec.evidence_basis}.",
+        "",
+        f"Situation: {s.task_type.value}, {s.n_labeled_examples:,} labelled examples, {s.model_params_b:g}B-parameter model "
+        f"({s.model_access.value}), {s.n_gpus} x {s.gpu_memory_gb:g} GB GPU, {s.n_tasks} task(s).",
+        "",
+        "## Ranked methods",
+        "",
+        "| rank | method | score | share | feasible | train memory (GiB) | est. train hours | artefact / task (MiB) | extra tokens / request |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in rec.ranked:
+        feasible = "yes" if m.feasible else "no: " + "; ".join(m.infeasible_reasons)
+        lines.append(f"| {m.rank} | {m.name} | {m.score:.2f} | {m.probability:.0%} | {feasible} | {m.cost.training_memory_gib:.1f} | "
+                     f"{m.cost.est_training_hours:.2f} | {m.cost.artifact_size_mib_per_task:.3g} | {m.cost.extra_tokens_per_request} |")
+    lines += ["", "## Why", ""]
+    for reason in rec.reasons:
+        lines.append(f"- **{reason.stance}** ({reason.score_effect:+.2f}, {reason.grade}; {', '.join(reason.source_ids)}) "
+                     f"`{reason.rule_id}`: {reason.text}")
+    if report.conflicts:
+        lines += ["", "## Where sources disagree", ""]
+        lines += [f"- {c.text}" for c in report.conflicts]
+    if report.probe_evidence:
+        ev = report.probe_evidence
+        lines += ["", "## Probe evidence (measured on your data)", "",
+                  f"Metric: {ev.metric_name}. Largest probe: {ev.probe_n_train_examples:,} training examples; "
+                  f"your data: {ev.user_n_examples:,}. Untrained baseline: "
+                  + (f"{ev.baseline_score:.3f}." if ev.baseline_score is not None else "n/a."), "",
+                  "| method | measured (n, score) | predicted at your size | 80% interval | P(best) | still improving |",
+                  "|---|---|---|---|---|---|"]
+        for fit in ev.fits:
+            measured = ", ".join(f"({n:,}, {y:.3f})" for n, y in fit.measured) or "failed"
+            lines.append(f"| {fit.method} | {measured} | {fit.at_user_size.mean:.3f} | {fit.at_user_size.low:.3f}-{fit.at_user_size.high:.3f} | "
+                         f"{ev.p_best.get(fit.method, 0):.0%} | {'yes' if fit.still_improving else 'no'} |")
+        for cross in ev.crossovers:
+            if cross.n_examples_median:
+                lines.append(f"\n{cross.leader_large} overtakes {cross.leader_small} at about {cross.n_examples_median:,.0f} examples "
+                             f"(80% interval {cross.n_examples_low:,.0f}-{cross.n_examples_high:,.0f}; crossing found in "
+                             f"{cross.share_of_bootstrap_with_crossover:.0%} of bootstrap samples). The seed posts put the switch at ~500 and ~2,000-5,000.")
+            else:
+                lines.append(f"\nNo crossover between {cross.leader_small} and {cross.leader_large} between 10 and 1,000,000 examples on this data.")
+        for method, predictions in ev.what_if_by_method.items():
+            what = "; ".join(f"{p.n_examples:,}: {p.mean:.3f} ({p.low:.3f}-{p.high:.3f})" for p in predictions)
+            lines.append(f"\nWhat if you label more ({method}): {what}")
+    if rec.counterfactuals:
+        lines += ["", "## What would change the answer", ""]
+        lines += [f"- {c.text}" for c in rec.counterfactuals]
+    if rec.caveats:
+        lines += ["", "## Caveats", ""]
+        lines += [f"- {c}" for c in rec.caveats]
+    lines += ["", "## Starting configuration", "", "```json"]
+    import json
+
+    lines += [json.dumps(rec.config, indent=2), "```", "", "## Sources", ""]
+    for src in report.sources:
+        link = f" <{src.url}>" if src.url else ""
+        lines.append(f"- `{src.id}` {src.authors} ({src.year}). *{src.title}*. {src.grade}.{link}")
+    p = report.provenance
+    lines += ["", f"_Tuning Advisor {p.advisor_version}, knowledge {p.knowledge_hash}, report schema {report.schema_version}._", ""]
+    return "\n".join(lines)

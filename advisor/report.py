@@ -1,0 +1,102 @@
+"""The report: a versioned, round-trippable pydantic model with provenance."""
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from advisor.fusion import ProbeEvidence
+from advisor.recommend import Counterfactual, MethodScore
+from advisor.rules import RuleOutcome
+from advisor.situation import Situation
+
+# Bump on any change to the JSON schema (tests/test_schema.py compares against schema/report.schema.json).
+REPORT_SCHEMA_VERSION = "1.0.0"
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reason(BaseModel):
+    model_config = _FROZEN
+    rule_id: str
+    stance: str = Field(description="'supports' or 'opposes' the recommended method.")
+    score_effect: float
+    grade: str
+    source_ids: list[str]
+    text: str
+
+
+class SourceRef(BaseModel):
+    model_config = _FROZEN
+    id: str
+    title: str
+    authors: str
+    year: int
+    url: Optional[str]
+    grade: str
+
+
+class Conflict(BaseModel):
+    model_config = _FROZEN
+    rule_ids: tuple[str, str]
+    stronger_rule_id: str = Field(description="The rule whose sources carry the higher evidence grade.")
+    text: str
+
+
+class CounterfactualText(Counterfactual):
+    text: str
+
+
+class Recommendation(BaseModel):
+    model_config = _FROZEN
+    method: str
+    method_name: str
+    confidence: float = Field(ge=0, le=1, description="Softmax share of the recommended method among feasible methods.")
+    evidence_basis: str = Field(description="'rules' or 'rules+probes'.")
+    ranked: list[MethodScore]
+    reasons: list[Reason]
+    counterfactuals: list[CounterfactualText]
+    caveats: list[str]
+    config: dict[str, Any] = Field(description="Ready-to-use starting configuration for the recommended method.")
+
+
+class Provenance(BaseModel):
+    model_config = _FROZEN
+    advisor_version: str
+    knowledge_hash: str
+    python_version: str
+    package_versions: dict[str, str]
+    device: Optional[str] = None
+
+
+class AdvisorReport(BaseModel):
+    model_config = _FROZEN
+    schema_version: str = REPORT_SCHEMA_VERSION
+    situation: Situation
+    recommendation: Recommendation
+    conflicts: list[Conflict]
+    rule_trace: list[RuleOutcome]
+    sources: list[SourceRef]
+    probe_evidence: Optional[ProbeEvidence] = None
+    provenance: Provenance
+
+    def to_markdown(self) -> str:
+        from advisor.explain import render_markdown
+
+        return render_markdown(self)
+
+
+def _version(package: str) -> Optional[str]:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def make_provenance(knowledge_hash: str, device: Optional[str] = None) -> Provenance:
+    from advisor import __version__
+
+    packages = {name: v for name in ("pydantic", "pyyaml", "torch", "transformers", "peft") if (v := _version(name))}
+    return Provenance(advisor_version=__version__, knowledge_hash=knowledge_hash,
+                      python_version=platform.python_version(), package_versions=packages, device=device)

@@ -1,0 +1,118 @@
+"""Frozen records of probe trials (no torch import: the advisor reads these)."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+SUITE_SCHEMA_VERSION = "1.0.0"
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProbeStatus(str, Enum):
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    OUT_OF_MEMORY = "out_of_memory"
+    FAILED = "failed"
+
+
+class CurvePoint(BaseModel):
+    model_config = _FROZEN
+    step: int
+    examples_seen: int
+    tokens_seen: int
+    train_loss: Optional[float]
+    eval_loss: Optional[float]
+    eval_metric: float
+    wall_time_s: float
+
+
+class TrialResult(BaseModel):
+    """One finished (or failed) training trial: one method, learning rate and data fraction."""
+
+    model_config = _FROZEN
+    trial_id: str
+    method: str = Field(description="frozen_baseline, prompt_tuning, lora or full_finetune.")
+    phase: str = Field(description="'baseline', 'lr_sweep' or 'curve'.")
+    learning_rate: Optional[float]
+    data_fraction: float
+    n_train_examples: int
+    n_eval_examples: int
+    seed: int
+    status: ProbeStatus
+    message: str = ""
+    curve: list[CurvePoint] = Field(default_factory=list)
+    wall_time_s: float = 0.0
+    tokens_seen: int = 0
+    peak_memory_gib: Optional[float] = None
+    trainable_params: int = 0
+    total_params: int = 0
+    adapter_size_mib: Optional[float] = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def final_metric(self) -> Optional[float]:
+        return self.curve[-1].eval_metric if self.curve else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def best_metric(self) -> Optional[float]:
+        return max(p.eval_metric for p in self.curve) if self.curve else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tokens_per_s(self) -> Optional[float]:
+        return round(self.tokens_seen / self.wall_time_s, 2) if self.wall_time_s > 0 and self.tokens_seen else None
+
+
+class DataProfile(BaseModel):
+    model_config = _FROZEN
+    n_rows: int
+    n_train: int
+    n_eval: int
+    task_kind: str
+    label_counts: dict[str, int] = Field(default_factory=dict)
+    token_length_p50: float
+    token_length_p90: float
+    token_length_p99: float
+    n_duplicates: int
+    n_train_eval_overlap: int
+    n_dropped_rows: int = 0
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SuiteResult(BaseModel):
+    """Everything one probe suite measured; the advisor's fusion step reads this."""
+
+    model_config = _FROZEN
+    schema_version: str = SUITE_SCHEMA_VERSION
+    task_kind: str = Field(description="'classification' or 'generation'.")
+    metric_name: str = Field(description="'accuracy' (classification) or 'token_accuracy' (generation).")
+    model: str
+    device: str
+    data_profile: DataProfile
+    trials: list[TrialResult]
+    selected_learning_rates: dict[str, float] = Field(default_factory=dict)
+    budget_minutes: float
+    wall_time_s: float
+    package_versions: dict[str, str] = Field(default_factory=dict)
+    cache_key: str = ""
+
+    def curve_trials(self, method: str) -> list[TrialResult]:
+        """The data-fraction trials of one method at its selected learning rate, smallest fraction first."""
+        return sorted(
+            (t for t in self.trials if t.method == method and t.phase == "curve"),
+            key=lambda t: t.data_fraction,
+        )
+
+    def baseline(self) -> Optional[TrialResult]:
+        return next((t for t in self.trials if t.method == "frozen_baseline"), None)
+
+    def probed_methods(self) -> list[str]:
+        seen: list[str] = []
+        for trial in self.trials:
+            if trial.phase == "curve" and trial.method not in seen:
+                seen.append(trial.method)
+        return seen
