@@ -144,12 +144,12 @@ def estimate_cost(method: str, situation: Situation, kb: KnowledgeBase, shape: M
                 f"No GPU: training a {situation.model_params_b:g}B model on the CPU is impractical "
                 f"(limit {c.cpu_training_max_params_b:g}B)."
             )
-    elif situation.gpu_memory_gb > 0 and total_gib > available_gib:
+    elif spec.needs_training and situation.gpu_memory_gb > 0 and total_gib > available_gib:
+        # Prompting methods are never ruled out on memory: the user already runs the model somehow
+        # (quantised, offloaded or hosted); their serving_memory_gib still shows the cost.
         feasible, reason = False, (
             f"Needs about {total_gib:.1f} GiB even at micro-batch {batch} with gradient checkpointing; "
             f"{situation.n_gpus} x {situation.gpu_memory_gb:g} GB gives about {available_gib:.1f} GiB usable."
-            if spec.needs_training else
-            f"Serving the weights needs about {total_gib:.1f} GiB; {available_gib:.1f} GiB usable."
         )
 
     tokens = situation.n_labeled_examples * situation.seq_len_tokens * c.default_epochs

@@ -9,7 +9,7 @@ import hashlib
 import typing
 from difflib import get_close_matches
 from enum import Enum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -156,12 +156,19 @@ class KnowledgeBase(BaseModel):
                 return rule
         raise KeyError(rule_id)
 
+    @cached_property
+    def _rule_grades(self) -> dict[str, str]:
+        return {
+            rule.id: max((self.sources[s].grade for s in rule.sources), key=lambda g: self.grade_weights[g])
+            for rule in self.rules
+        }
+
     def rule_grade_weight(self, rule: Rule) -> float:
         """A rule counts as much as its best-graded source."""
-        return max(self.grade_weights[self.sources[s].grade] for s in rule.sources)
+        return self.grade_weights[self._rule_grades[rule.id]]
 
     def rule_grade(self, rule: Rule) -> str:
-        return max((self.sources[s].grade for s in rule.sources), key=lambda g: self.grade_weights[g])
+        return self._rule_grades[rule.id]
 
 
 def default_knowledge_dir() -> Path:

@@ -54,14 +54,12 @@ def _rule_contributions(method: str, outcomes: list[RuleOutcome], kb: KnowledgeB
     return contributions
 
 
-def score_situation(
-    situation: Situation,
-    kb: KnowledgeBase,
-    probe_contributions: Optional[dict[str, float]] = None,
-) -> ScoredSituation:
-    outcomes = evaluate_rules(situation, kb)
+def _score_rows(
+    situation: Situation, kb: KnowledgeBase, probe_contributions: dict[str, float], with_trace: bool
+) -> tuple[list[RuleOutcome], list[dict[str, Any]]]:
+    """Scores and feasibility as plain rows, best first (feasible before infeasible)."""
+    outcomes = evaluate_rules(situation, kb, with_trace)
     costs = estimate_costs(situation, kb)
-    probe_contributions = probe_contributions or {}
     rows: list[dict[str, Any]] = []
     for order, (method, spec) in enumerate(kb.methods.items()):
         contributions = _rule_contributions(method, outcomes, kb)
@@ -74,17 +72,31 @@ def score_situation(
         rows.append(dict(method=method, name=spec.name, score=round(score, 6), feasible=not reasons,
                          infeasible_reasons=reasons, prior=spec.prior_score, rule_contributions=contributions,
                          probe_contribution=round(probe_contributions.get(method, 0.0), 6), cost=costs[method], order=order))
+    rows.sort(key=lambda row: (not row["feasible"], -row["score"], row["order"]))
+    return outcomes, rows
+
+
+def score_situation(
+    situation: Situation,
+    kb: KnowledgeBase,
+    probe_contributions: Optional[dict[str, float]] = None,
+) -> ScoredSituation:
+    outcomes, rows = _score_rows(situation, kb, probe_contributions or {}, with_trace=True)
     temperature = kb.scoring.softmax_temperature
     feasible_scores = [row["score"] for row in rows if row["feasible"]]
     peak = max(feasible_scores) if feasible_scores else 0.0
     normaliser = sum(math.exp((s - peak) / temperature) for s in feasible_scores) or 1.0
-    rows.sort(key=lambda row: (not row["feasible"], -row["score"], row["order"]))
     ranked = []
     for rank, row in enumerate(rows, start=1):
         row.pop("order")
         probability = math.exp((row["score"] - peak) / temperature) / normaliser if row["feasible"] else 0.0
         ranked.append(MethodScore(rank=rank, probability=round(probability, 6), **row))
     return ScoredSituation(outcomes=outcomes, ranked=ranked)
+
+
+def top_method(situation: Situation, kb: KnowledgeBase) -> str:
+    """The rules-only answer, without building traces or report models (for counterfactual re-runs)."""
+    return _score_rows(situation, kb, {}, with_trace=False)[1][0]["method"]
 
 
 class Counterfactual(BaseModel):
@@ -108,7 +120,7 @@ def _numeric_counterfactuals(situation: Situation, kb: KnowledgeBase, field: str
             if field == "model_params_b" and value <= 0:
                 continue
             changed = situation.model_copy(update={field: value})
-            top = score_situation(changed, kb).top.method
+            top = top_method(changed, kb)
             if top != current_top:
                 found.append(Counterfactual(field=field, current_value=current, new_value=value, direction=direction, new_method=top))
                 break
@@ -128,7 +140,7 @@ def _categorical_counterfactuals(situation: Situation, kb: KnowledgeBase, curren
         else:
             continue
         for value in alternatives:
-            top = score_situation(situation.model_copy(update={field: value}), kb).top.method
+            top = top_method(situation.model_copy(update={field: value}), kb)
             if top != current_top:
                 plain = value.value if isinstance(value, Enum) else value
                 now = current.value if isinstance(current, Enum) else current

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import platform
+from functools import lru_cache
 from importlib import metadata
 from typing import Any, Optional
 
@@ -94,9 +95,14 @@ def _version(package: str) -> Optional[str]:
         return None
 
 
+@lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    return tuple((name, v) for name in ("pydantic", "pyyaml", "torch", "transformers", "peft") if (v := _version(name)))
+
+
 def make_provenance(knowledge_hash: str, device: Optional[str] = None) -> Provenance:
     from advisor import __version__
 
-    packages = {name: v for name in ("pydantic", "pyyaml", "torch", "transformers", "peft") if (v := _version(name))}
+    packages = dict(_package_versions())
     return Provenance(advisor_version=__version__, knowledge_hash=knowledge_hash,
                       python_version=platform.python_version(), package_versions=packages, device=device)

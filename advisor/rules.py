@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import operator
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -59,12 +59,13 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _evaluate(condition: Condition, values: dict[str, Any], trace: list[ClauseTrace]) -> bool:
-    """Evaluate without short-circuit so the trace shows every clause."""
+def _evaluate(condition: Condition, values: dict[str, Any], trace: Optional[list[ClauseTrace]]) -> bool:
+    """Evaluate without short-circuit so the trace (when asked for) shows every clause."""
     if isinstance(condition, Clause):
         actual = values[condition.field]
         passed = bool(OPERATOR_TABLE[condition.op](actual, condition.value))
-        trace.append(ClauseTrace(field=condition.field, op=condition.op, expected=condition.value, actual=actual, passed=passed))
+        if trace is not None:
+            trace.append(ClauseTrace(field=condition.field, op=condition.op, expected=condition.value, actual=actual, passed=passed))
         return passed
     if isinstance(condition, AllOf):
         results = [_evaluate(child, values, trace) for child in condition.all]
@@ -78,14 +79,14 @@ def situation_values(situation: Situation) -> dict[str, Any]:
     return {name: _plain(getattr(situation, name)) for name in Situation.model_fields}
 
 
-def evaluate_rule(rule: Rule, values: dict[str, Any], kb: KnowledgeBase) -> RuleOutcome:
-    trace: list[ClauseTrace] = []
+def evaluate_rule(rule: Rule, values: dict[str, Any], kb: KnowledgeBase, with_trace: bool = True) -> RuleOutcome:
+    trace: Optional[list[ClauseTrace]] = [] if with_trace else None
     fired = _evaluate(rule.when, values, trace)
     weight = kb.rule_grade_weight(rule)
     return RuleOutcome(
         rule_id=rule.id,
         fired=fired,
-        trace=trace,
+        trace=trace or [],
         grade=kb.rule_grade(rule),
         grade_weight=weight,
         weighted_favor={m: round(delta * weight, 6) for m, delta in rule.effect.favor.items()} if fired else {},
@@ -94,7 +95,10 @@ def evaluate_rule(rule: Rule, values: dict[str, Any], kb: KnowledgeBase) -> Rule
     )
 
 
-def evaluate_rules(situation: Situation, kb: KnowledgeBase) -> list[RuleOutcome]:
-    """Evaluate every rule (no stop-on-first); the result is deterministic and in knowledge order."""
+def evaluate_rules(situation: Situation, kb: KnowledgeBase, with_trace: bool = True) -> list[RuleOutcome]:
+    """Evaluate every rule (no stop-on-first); the result is deterministic and in knowledge order.
+
+    ``with_trace=False`` skips the per-clause trace (used for the many counterfactual re-runs).
+    """
     values = situation_values(situation)
-    return [evaluate_rule(rule, values, kb) for rule in kb.rules]
+    return [evaluate_rule(rule, values, kb, with_trace) for rule in kb.rules]

@@ -1,0 +1,52 @@
+"""The real CLI in a subprocess: advice, JSON output, clear errors without tracebacks."""
+import json
+import subprocess
+import sys
+
+from advisor import AdvisorReport
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "advisor.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_recommend_from_flags_writes_json_report(tmp_path):
+    out = tmp_path / "report.json"
+    result = run_cli("recommend", "--task", "classification", "--examples", "400", "--model-params-b", "7",
+                     "--access", "open_weights", "--gpu-memory-gb", "24", "--json", str(out), "--markdown", str(tmp_path / "r.md"))
+    assert result.returncode == 0, result.stderr
+    assert "Recommendation: LoRA" in result.stdout
+    report = AdvisorReport.model_validate_json(out.read_text())
+    assert report.recommendation.method == "lora"
+    assert (tmp_path / "r.md").read_text().startswith("# Tuning Advisor report")
+
+
+def test_recommend_from_situation_file_with_flag_override(tmp_path):
+    situation = tmp_path / "s.yaml"
+    situation.write_text("task_type: classification\nn_labeled_examples: 400\nmodel_params_b: 7\ngpu_memory_gb: 24\n")
+    out = tmp_path / "r.json"
+    result = run_cli("recommend", "--situation", str(situation), "--model-access", "api_only", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["situation"]["model_access"] == "api_only"
+    assert data["recommendation"]["method"] == "few_shot"
+
+
+def test_bad_input_names_field_allowed_and_given_without_traceback(tmp_path):
+    result = run_cli("recommend", "--task", "clasification", "--examples", "-5", "--model-params-b", "7")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "'task_type'" in result.stderr and "'clasification'" in result.stderr and "'classification'" in result.stderr
+    assert "'n_labeled_examples'" in result.stderr and "-5" in result.stderr
+    typo = tmp_path / "s.yaml"
+    typo.write_text("task_type: qa\nn_labeled_examples: 10\nmodel_params_b: 1\ngpu_mem_gb: 3\n")
+    result = run_cli("recommend", "--situation", str(typo))
+    assert result.returncode == 2 and "did you mean 'gpu_memory_gb'" in result.stderr
+    missing = run_cli("recommend", "--situation", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_import_advisor_does_not_import_torch():
+    code = "import sys, advisor; advisor.advise(advisor.Situation(task_type='qa', n_labeled_examples=10, model_params_b=1)); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
