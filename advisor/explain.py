@@ -103,8 +103,10 @@ def render_markdown(report: "AdvisorReport") -> str:
         ev = report.probe_evidence
         lines += ["", "## Probe evidence (measured on your data)", "",
                   f"Metric: {ev.metric_name}. Largest probe: {ev.probe_n_train_examples:,} training examples; "
-                  f"your data: {ev.user_n_examples:,}. Untrained baseline: "
-                  + (f"{ev.baseline_score:.3f}." if ev.baseline_score is not None else "n/a."), "",
+                  f"your data: {ev.user_n_examples:,}. No-training (zero-shot) baseline: "
+                  + (f"{ev.baseline_score:.3f}" if ev.baseline_score is not None else "n/a")
+                  + (f"; linear probe on frozen features: {ev.linear_probe_score:.3f}" if ev.linear_probe_score is not None else "")
+                  + ".", "",
                   "| method | measured (n, score) | predicted at your size | 80% interval | P(best) | still improving |",
                   "|---|---|---|---|---|---|"]
         for fit in ev.fits:
@@ -112,12 +114,13 @@ def render_markdown(report: "AdvisorReport") -> str:
             lines.append(f"| {fit.method} | {measured} | {fit.at_user_size.mean:.3f} | {fit.at_user_size.low:.3f}-{fit.at_user_size.high:.3f} | "
                          f"{ev.p_best.get(fit.method, 0):.0%} | {'yes' if fit.still_improving else 'no'} |")
         for cross in ev.crossovers:
-            if cross.n_examples_median:
+            if cross.n_examples_median and cross.share_of_bootstrap_with_crossover >= 0.5:
                 lines.append(f"\n{cross.leader_large} overtakes {cross.leader_small} at about {cross.n_examples_median:,.0f} examples "
                              f"(80% interval {cross.n_examples_low:,.0f}-{cross.n_examples_high:,.0f}; crossing found in "
                              f"{cross.share_of_bootstrap_with_crossover:.0%} of bootstrap samples). The seed posts put the switch at ~500 and ~2,000-5,000.")
             else:
-                lines.append(f"\nNo crossover between {cross.leader_small} and {cross.leader_large} between 10 and 1,000,000 examples on this data.")
+                lines.append(f"\nNo reliable crossover between {cross.leader_small} and {cross.leader_large} between 10 and 1,000,000 "
+                             f"examples on this data (a crossing appears in only {cross.share_of_bootstrap_with_crossover:.0%} of bootstrap samples).")
         for method, predictions in ev.what_if_by_method.items():
             what = "; ".join(f"{p.n_examples:,}: {p.mean:.3f} ({p.low:.3f}-{p.high:.3f})" for p in predictions)
             lines.append(f"\nWhat if you label more ({method}): {what}")

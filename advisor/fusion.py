@@ -55,7 +55,8 @@ class ProbeEvidence(BaseModel):
     metric_name: str
     user_n_examples: int
     probe_n_train_examples: int
-    baseline_score: Optional[float]
+    baseline_score: Optional[float] = Field(description="No-training (zero-shot) score of the frozen model.")
+    linear_probe_score: Optional[float] = Field(default=None, description="Logistic regression on frozen features, for reference.")
     fits: list[MethodCurveFit]
     p_best: dict[str, float] = Field(description="Share of bootstrap samples in which each method is best at the user's data size.")
     leader: Optional[str]
@@ -136,7 +137,8 @@ def _still_improving(suite: SuiteResult, method: str, margin: float) -> bool:
     return len(curve) >= 2 and curve[-1].eval_metric - curve[-2].eval_metric > margin
 
 
-def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, seed: int = 0) -> ProbeEvidence:
+def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, seed: int = 0,
+                       n_bootstrap: int = N_BOOTSTRAP) -> ProbeEvidence:
     """Fit, extrapolate and compare every probed method; compute score contributions for the advisor."""
     import numpy as np
 
@@ -155,12 +157,12 @@ def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBa
         probe_n = max(probe_n, max(p[0] for p in points))
         if len(points) >= 2:
             point_fit = _fit([p[0] for p in points], [p[1] for p in points])
-            samples = _bootstrap_params(points, rng)
+            samples = _bootstrap_params(points, rng, n_bootstrap)
         else:  # one point: flat curve at the measured value, noise-only interval
             n0, y0, n_eval = points[0]
             point_fit = (y0, 0.0, 1.0)
             se = np.sqrt(max(y0 * (1 - y0), 1e-4) / max(n_eval, 1))
-            samples = [(float(np.clip(rng.normal(y0, se), 0, 1)), 0.0, 1.0) for _ in range(N_BOOTSTRAP)]
+            samples = [(float(np.clip(rng.normal(y0, se), 0, 1)), 0.0, 1.0) for _ in range(n_bootstrap)]
         samples_by_method[method], point_fit_by_method[method] = samples, point_fit
         fits.append(MethodCurveFit(
             method=method, measured=[(p[0], round(p[1], 4)) for p in points], fitted=len(points) >= 2,
@@ -183,9 +185,11 @@ def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBa
         reasons.append("fewer than two methods produced usable measurements")
     elif p_best.get(leader, 0) < 0.8:
         reasons.append(f"{leader} is best in only {p_best[leader]:.0%} of bootstrap samples (needs 80%)")
+    leader_mean = next((f.at_user_size.mean for f in fits if f.method == leader), None)
     for fit in fits:
-        if fit.still_improving and fit.method != leader:
-            reasons.append(f"{fit.method} was still improving at the end of its probe; a longer probe could change the order")
+        if fit.still_improving and fit.method != leader and leader_mean is not None and fit.at_user_size.high >= leader_mean:
+            reasons.append(f"{fit.method} was still improving at the end of its probe and its interval reaches the leader's "
+                           "score; a longer probe could change the order")
         if fit.failed_trials:
             reasons.append(f"{fit.method}: {len(fit.failed_trials)} trial(s) did not finish")
     if probe_n and user_n_examples > 10 * probe_n:
@@ -193,26 +197,27 @@ def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBa
     conclusive = not reasons
 
     crossovers: list[Crossover] = []
-    grid = np.unique(np.geomspace(10, 1_000_000, 200).astype(int))
+    grid = np.unique(np.geomspace(10, 1_000_000, 200).astype(int)).astype(float)
+
+    def curves(samples):
+        params = np.array(samples)  # (B, 3): c, a, b
+        return params[:, :1] - params[:, 1:2] * grid[None, :] ** (-params[:, 2:3])
+
     for i, first in enumerate(methods):
         for second in methods[i + 1:]:
-            crossing = []
-            small_leader_counts = {first: 0, second: 0}
-            for s1, s2 in zip(samples_by_method[first], samples_by_method[second]):
-                diff = np.array([_predict(s1, n) - _predict(s2, n) for n in grid])
-                small_leader_counts[first if diff[0] > 0 else second] += 1
-                sign_change = np.nonzero(np.sign(diff[1:]) != np.sign(diff[:-1]))[0]
-                crossing.append(float(grid[sign_change[0] + 1]) if len(sign_change) else None)
-            small = max(small_leader_counts, key=small_leader_counts.get)
+            diff = curves(samples_by_method[first]) - curves(samples_by_method[second])  # (B, grid)
+            first_small = diff[:, 0] > 0
+            small = first if first_small.mean() >= 0.5 else second
             large = second if small == first else first
-            found = [c for c in crossing if c is not None]
-            share = len(found) / len(crossing)
+            changes = np.sign(diff[:, 1:]) != np.sign(diff[:, :-1])
+            has = changes.any(axis=1)
+            found = grid[changes.argmax(axis=1) + 1][has]
             crossovers.append(Crossover(
                 leader_small=small, leader_large=large,
-                n_examples_median=float(np.median(found)) if found else None,
-                n_examples_low=float(np.quantile(found, INTERVAL_LOW_Q)) if found else None,
-                n_examples_high=float(np.quantile(found, INTERVAL_HIGH_Q)) if found else None,
-                share_of_bootstrap_with_crossover=round(share, 4),
+                n_examples_median=float(np.median(found)) if len(found) else None,
+                n_examples_low=float(np.quantile(found, INTERVAL_LOW_Q)) if len(found) else None,
+                n_examples_high=float(np.quantile(found, INTERVAL_HIGH_Q)) if len(found) else None,
+                share_of_bootstrap_with_crossover=round(float(has.mean()), 4),
             ))
 
     what_if_sizes = sorted({user_n_examples * 2, user_n_examples * 4, user_n_examples + 3000, user_n_examples * 10})
@@ -231,10 +236,11 @@ def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBa
             if spec.same_evidence_as in contributions and method_id not in contributions:
                 contributions[method_id] = contributions[spec.same_evidence_as]
 
-    baseline = suite.baseline()
+    baseline, linear_probe = suite.baseline(), suite.linear_probe()
     return ProbeEvidence(
         metric_name=suite.metric_name, user_n_examples=user_n_examples, probe_n_train_examples=probe_n,
         baseline_score=baseline.final_metric if baseline and baseline.curve else None,
+        linear_probe_score=linear_probe.final_metric if linear_probe and linear_probe.curve else None,
         fits=fits, p_best=p_best, leader=leader, conclusive=conclusive, inconclusive_reasons=reasons,
         crossovers=crossovers, what_if=what_if, what_if_by_method=what_if_by_method, contributions=contributions,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 SUITE_SCHEMA_VERSION = "1.0.0"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -33,8 +33,8 @@ class TrialResult(BaseModel):
 
     model_config = _FROZEN
     trial_id: str
-    method: str = Field(description="frozen_baseline, prompt_tuning, lora or full_finetune.")
-    phase: str = Field(description="'baseline', 'lr_sweep' or 'curve'.")
+    method: str = Field(description="frozen_baseline, linear_probe, prompt_tuning, lora or full_finetune.")
+    phase: str = Field(description="'baseline', 'reference', 'lr_sweep' or 'curve'.")
     learning_rate: Optional[float]
     data_fraction: float
     n_train_examples: int
@@ -50,6 +50,14 @@ class TrialResult(BaseModel):
     total_params: int = 0
     adapter_size_mib: Optional[float] = None
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_computed_fields(cls, data: Any) -> Any:
+        """Computed fields appear in the JSON for readers; drop them when reading it back."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("final_metric", "best_metric", "tokens_per_s")}
+        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -108,7 +116,12 @@ class SuiteResult(BaseModel):
         )
 
     def baseline(self) -> Optional[TrialResult]:
+        """The no-training reference (zero-shot)."""
         return next((t for t in self.trials if t.method == "frozen_baseline"), None)
+
+    def linear_probe(self) -> Optional[TrialResult]:
+        """Logistic regression on frozen features (classification only)."""
+        return next((t for t in self.trials if t.method == "linear_probe"), None)
 
     def probed_methods(self) -> list[str]:
         seen: list[str] = []

@@ -1,0 +1,217 @@
+"""Tuning Advisor questionnaire. Thin: widgets -> answers -> advisor.advise(); probes run through probes.job."""
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from advisor import AdvisorError, advise
+from advisor.knowledge import default_knowledge
+from advisor.questionnaire import answers_to_situation, default_answers, questions
+
+st.set_page_config(page_title="Tuning Advisor", page_icon="🎛️", layout="wide")
+
+MAX_UPLOAD_MB = 50
+WHAT_IF = {
+    "n_labeled_examples": [0, 20, 50, 100, 300, 500, 1000, 2000, 5000, 10000, 50000, 100000, 1000000],
+    "model_params_b": [0.02, 0.1, 0.35, 1.0, 3.0, 7.0, 13.0, 34.0, 70.0, 175.0],
+    "gpu_memory_gb": [0.0, 8.0, 16.0, 24.0, 40.0, 48.0, 80.0, 141.0],
+    "n_tasks": [1, 2, 5, 10, 20, 50, 100],
+}
+
+if "answers" not in st.session_state:
+    st.session_state.answers = default_answers()
+if "probe_job" not in st.session_state:
+    st.session_state.probe_job = None
+
+
+@st.cache_resource
+def knowledge():
+    return default_knowledge()
+
+
+def widget(question, value, key):
+    if question.kind == "choice":
+        return st.selectbox(question.label, question.options, index=question.options.index(value) if value in question.options else 0,
+                            help=question.help, key=key)
+    if question.kind == "bool":
+        return st.checkbox(question.label, value=bool(value), help=question.help, key=key)
+    if question.kind == "int":
+        return st.number_input(question.label, min_value=0 if question.field != "n_tasks" else 1, value=int(value or 0), step=1,
+                               help=question.help, key=key)
+    if question.kind == "float":
+        return st.number_input(question.label, min_value=0.0, value=float(value or 0.0), help=question.help, key=key,
+                               format="%.3g" if question.field == "model_params_b" else "%.1f")
+    return st.text_input(question.label, value=value or "", help=question.help, key=key)
+
+
+st.title("Tuning Advisor")
+st.caption("Which way to adapt your language model: prompting, soft prompts, prefix tuning, LoRA, QLoRA, full fine-tuning "
+           "or a hybrid. Cited rules first; short real probes on your own data when you want measurements.")
+
+with st.sidebar:
+    st.header("Your situation")
+    with st.form("questionnaire"):
+        qs = questions()
+        new_answers = {}
+        for q in [q for q in qs if q.essential]:
+            new_answers[q.field] = widget(q, st.session_state.answers.get(q.field), f"q_{q.field}")
+        with st.expander("Requirements and constraints"):
+            for q in [q for q in qs if not q.essential]:
+                new_answers[q.field] = widget(q, st.session_state.answers.get(q.field), f"q_{q.field}")
+        if st.form_submit_button("Get advice", type="primary", use_container_width=True):
+            st.session_state.answers = new_answers
+            for field in WHAT_IF:
+                st.session_state.pop(f"whatif_{field}", None)
+
+answers = dict(st.session_state.answers)
+
+st.subheader("What if…")
+columns = st.columns(len(WHAT_IF))
+labels = {"n_labeled_examples": "Labelled examples", "model_params_b": "Model size (B params)",
+          "gpu_memory_gb": "GPU memory (GB)", "n_tasks": "Tasks on one base"}
+for column, (field, grid) in zip(columns, WHAT_IF.items()):
+    current = answers.get(field)
+    options = sorted(set(grid) | {current}) if current is not None else grid
+    with column:
+        answers[field] = st.select_slider(labels[field], options=options, value=current if current is not None else options[0],
+                                          key=f"whatif_{field}")
+
+try:
+    situation = answers_to_situation(answers)
+except AdvisorError as error:
+    st.error(str(error))
+    st.stop()
+
+job = st.session_state.probe_job
+probe_results = job.result if job is not None and job.result is not None else None
+report = advise(situation, probe_results=probe_results, knowledge=knowledge())
+rec = report.recommendation
+
+st.divider()
+head, confidence, basis = st.columns([3, 1, 1])
+head.markdown(f"### Recommended: **{rec.method_name}**  \n`{rec.method}` — {knowledge().methods[rec.method].summary}")
+confidence.metric("Confidence", f"{rec.confidence:.0%}")
+basis.metric("Evidence", "rules + your probes" if rec.evidence_basis == "rules+probes" else "rules only")
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("#### Ranked alternatives")
+    st.dataframe(
+        [{"rank": m.rank, "method": m.name, "score": round(m.score, 2), "share": f"{m.probability:.0%}",
+          "feasible": "yes" if m.feasible else "no — " + "; ".join(m.infeasible_reasons)} for m in rec.ranked],
+        hide_index=True, use_container_width=True)
+    st.markdown("#### Why")
+    sources = {s.id: s for s in report.sources}
+    for reason in rec.reasons:
+        links = ", ".join(f"[{sid}]({sources[sid].url})" if sources.get(sid) and sources[sid].url else sid for sid in reason.source_ids)
+        icon = "✅" if reason.stance == "supports" else "⚠️" if reason.stance == "opposes" else "🚫"
+        st.markdown(f"{icon} **{reason.stance}** ({reason.score_effect:+.2f}, {reason.grade}; {links}) — {reason.text}")
+    if report.conflicts:
+        st.markdown("#### Where sources disagree")
+        for conflict in report.conflicts:
+            st.info(conflict.text)
+with right:
+    st.markdown("#### What would change the answer")
+    for cf in rec.counterfactuals or []:
+        st.markdown(f"- {cf.text}")
+    if not rec.counterfactuals:
+        st.markdown("Nothing on the tried grid changes the answer.")
+    st.markdown("#### Caveats")
+    for caveat in rec.caveats:
+        st.markdown(f"- {caveat}")
+    st.markdown("#### Starting configuration")
+    st.json(rec.config, expanded=False)
+
+with st.expander("Cost comparison (estimates from the cost model)"):
+    from advisor.plots import cost_rows
+
+    st.dataframe(cost_rows(report), hide_index=True, use_container_width=True)
+
+st.divider()
+st.subheader("Measure on your data")
+st.caption("Short real trainings: a no-training baseline, soft prompt tuning and LoRA (plus full fine-tuning for small models), "
+           "each with a learning-rate sweep, at 25/50/100% of your data. Runs on this machine; nothing leaves it.")
+
+job = st.session_state.probe_job
+if job is None or not job.running:
+    upload_col, model_col = st.columns(2)
+    with upload_col:
+        upload = st.file_uploader("Labelled data (CSV or JSONL)", type=["csv", "jsonl", "json", "tsv"], key="upload")
+        use_sample = st.checkbox("Use the built-in sample (labelled tweets)", value=upload is None, key="use_sample")
+        max_examples = st.number_input("Use at most this many rows", min_value=100, value=2000, step=100, key="max_examples")
+    with model_col:
+        model_choice = st.text_input("Model (hub id or local directory; empty = built-in all-MiniLM-L6-v2)", value="", key="model_choice")
+        budget = st.slider("Time budget (minutes)", 1, 30, 5, key="budget")
+        text_column = st.text_input("Text / prompt column (empty = guess)", value="", key="text_column")
+        label_column = st.text_input("Label / completion column (empty = guess)", value="", key="label_column")
+    if st.button("Run probes", type="primary", key="run_probes"):
+        from advisor.errors import ProbeError
+        from probes.data import load_dataset_upload
+
+        try:
+            dataset = load_dataset_upload(
+                None if use_sample or upload is None else upload.getvalue(),
+                None if use_sample or upload is None else upload.name,
+                text_column or None, label_column or None, int(max_examples), MAX_UPLOAD_MB)
+        except ProbeError as error:
+            st.error(str(error))
+        else:
+            from probes.job import ProbeJob
+
+            for warning in dataset.warnings:
+                st.warning(warning)
+            st.session_state.probe_job = ProbeJob(dataset, model=model_choice or None, budget_minutes=float(budget)).start()
+            st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def probe_progress():
+    job = st.session_state.probe_job
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.fraction_done, text=f"{job.phase}: {job.steps_done}/{job.steps_planned or '?'} steps")
+        if st.button("Cancel", key="cancel_probe"):
+            job.cancel()
+        for line in job.trials_done[-6:]:
+            st.caption(line)
+    elif job.error:
+        st.error(job.error)
+    elif job.result is not None and not st.session_state.get("probe_shown"):
+        st.session_state.probe_shown = True
+        st.rerun()
+
+
+probe_progress()
+
+if report.probe_evidence is not None:
+    import altair as alt
+    import pandas as pd
+
+    from advisor.plots import learning_curve_rows
+
+    evidence = report.probe_evidence
+    st.markdown("#### Learning curves on your data")
+    frame = pd.DataFrame(learning_curve_rows(evidence))
+    if not frame.empty:
+        base = alt.Chart(frame).encode(x=alt.X("n_examples:Q", scale=alt.Scale(type="log"), title="labelled training examples"),
+                                       y=alt.Y("score:Q", title=evidence.metric_name), color="method:N")
+        chart = base.transform_filter(alt.datum.kind == "fitted").mark_line() + \
+            base.transform_filter(alt.datum.kind == "measured").mark_point(filled=True, size=70)
+        if evidence.baseline_score is not None:
+            chart += alt.Chart(pd.DataFrame({"score": [evidence.baseline_score]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="score:Q")
+        st.altair_chart(chart, use_container_width=True)
+    st.dataframe([{"method": f.method, "predicted at your size": f.at_user_size.mean,
+                   "80% interval": f"{f.at_user_size.low:.3f}–{f.at_user_size.high:.3f}",
+                   "P(best)": f"{evidence.p_best.get(f.method, 0):.0%}", "still improving": f.still_improving} for f in evidence.fits],
+                 hide_index=True, use_container_width=True)
+    if not evidence.conclusive:
+        st.warning("Inconclusive: " + "; ".join(evidence.inconclusive_reasons))
+
+st.divider()
+download_json, download_md = st.columns(2)
+download_json.download_button("Download JSON report", report.model_dump_json(indent=2), file_name="tuning-advisor-report.json",
+                              mime="application/json", key="download_json", use_container_width=True)
+download_md.download_button("Download Markdown report", report.to_markdown(), file_name="tuning-advisor-report.md",
+                            mime="text/markdown", key="download_md", use_container_width=True)
