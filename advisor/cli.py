@@ -117,7 +117,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.suite_json:
         Path(args.suite_json).write_text(suite.model_dump_json(indent=2), encoding="utf-8")
     values = {"task_type": "classification" if suite.task_kind == "classification" else "generation",
-              "n_labeled_examples": dataset.n_rows, "model_params_b": max(suite_params_b(suite), 1e-6)}
+              "n_labeled_examples": dataset.n_rows, "model_params_b": max(suite_params_b(suite), 1e-6),
+              "gpu_memory_gb": local_gpu_memory_gb()}
     args_values = situation_from_args(args).model_dump(mode="json", exclude_unset=True) if _any_situation_flags(args) else {}
     from advisor.situation import make_situation
 
@@ -126,6 +127,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
     _print_summary(report)
     _write_outputs(report, args)
     return 0
+
+
+def local_gpu_memory_gb() -> float:
+    """Memory of this machine's first CUDA GPU in GB, 0 without one (probes ran here, so advise for here)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return 0.0
+    return round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1)
 
 
 def suite_params_b(suite) -> float:

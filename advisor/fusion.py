@@ -18,7 +18,7 @@ from probes.result import ProbeStatus, SuiteResult
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 INTERVAL_LOW_Q, INTERVAL_HIGH_Q = 0.1, 0.9  # 80% intervals
 B_BOUNDS = (0.05, 1.5)
-N_BOOTSTRAP = 200
+N_BOOTSTRAP = 1000
 
 
 class Prediction(BaseModel):
@@ -78,27 +78,41 @@ def _points(suite: SuiteResult, method: str) -> tuple[list[tuple[int, float, int
     return points, failed
 
 
-def _fit(ns, ys):
+def _fit_many(ns, ys_matrix):
+    """Least-squares fits of c - a*n^-b for many score vectors at once (rows of ys_matrix).
+
+    For a fixed exponent b the model is linear in (c, a), so each b on a grid has a closed-form fit with the
+    constraints a >= 0 and 0 <= c <= 1; the best b per row wins. Vectorised: thousands of fits in milliseconds.
+    """
     import numpy as np
-    from scipy.optimize import least_squares
 
-    ns, ys = np.asarray(ns, float), np.asarray(ys, float)
+    ns = np.asarray(ns, float)
+    ys = np.atleast_2d(np.asarray(ys_matrix, float))  # (S, k)
+    b_grid = np.linspace(B_BOUNDS[0], B_BOUNDS[1], 59)
+    x = ns[None, :] ** (-b_grid[:, None])  # (G, k)
+    x_mean = x.mean(axis=1, keepdims=True)  # (G, 1)
+    x_centered = x - x_mean
+    denominator = np.maximum((x_centered ** 2).sum(axis=1), 1e-18)  # (G,)
+    y_mean = ys.mean(axis=1)  # (S,)
+    slope = (ys[:, None, :] - y_mean[:, None, None]) * x_centered[None, :, :]  # (S, G, k)
+    slope = slope.sum(axis=2) / denominator[None, :]  # (S, G)
+    a = np.maximum(-slope, 0.0)
+    c = y_mean[:, None] + a * x_mean[None, :, 0]
+    over = c > 1.0  # refit a with c fixed at 1
+    if over.any():
+        a_fixed = ((1.0 - ys)[:, None, :] * x[None, :, :]).sum(axis=2) / (x ** 2).sum(axis=1)[None, :]
+        a = np.where(over, np.maximum(a_fixed, 0.0), a)
+        c = np.where(over, 1.0, c)
+    c = np.clip(c, 0.0, 1.0)
+    predicted = c[:, :, None] - a[:, :, None] * x[None, :, :]
+    sse = ((predicted - ys[:, None, :]) ** 2).sum(axis=2)  # (S, G)
+    best = sse.argmin(axis=1)
+    rows = np.arange(ys.shape[0])
+    return np.stack([c[rows, best], a[rows, best], b_grid[best]], axis=1)  # (S, 3)
 
-    def residual(theta):
-        c, a, b = theta
-        return c - a * ns ** (-b) - ys
 
-    best = None
-    for b0 in (0.2, 0.5, 1.0):
-        c0 = min(1.0, max(ys) + 0.02)
-        a0 = max(1e-3, (c0 - ys[0]) * ns[0] ** b0)
-        try:
-            result = least_squares(residual, x0=[c0, a0, b0], bounds=([0.0, 0.0, B_BOUNDS[0]], [1.0, np.inf, B_BOUNDS[1]]))
-        except ValueError:
-            continue
-        if best is None or result.cost < best.cost:
-            best = result
-    return tuple(float(v) for v in best.x)
+def _fit(ns, ys):
+    return tuple(float(v) for v in _fit_many(ns, [ys])[0])
 
 
 def _predict(params, n):
@@ -107,17 +121,14 @@ def _predict(params, n):
 
 
 def _bootstrap_params(points, rng, n_samples=N_BOOTSTRAP):
+    """Parametric bootstrap: resample each measured score from its binomial standard error, refit."""
     import numpy as np
 
     ns = [p[0] for p in points]
-    samples = []
-    for _ in range(n_samples):
-        ys = []
-        for _n, y, n_eval in points:
-            se = max(np.sqrt(max(y * (1 - y), 1e-4) / max(n_eval, 1)), 1e-3)
-            ys.append(float(np.clip(rng.normal(y, se), 0.0, 1.0)))
-        samples.append(_fit(ns, ys))
-    return samples
+    ys = np.array([p[1] for p in points])
+    se = np.array([max(np.sqrt(max(y * (1 - y), 1e-4) / max(n_eval, 1)), 1e-3) for _n, y, n_eval in points])
+    draws = np.clip(rng.normal(ys[None, :], se[None, :], size=(n_samples, len(points))), 0.0, 1.0)
+    return [tuple(row) for row in _fit_many(ns, draws)]
 
 
 def _prediction(samples, n, point_fit) -> Prediction:

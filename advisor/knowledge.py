@@ -127,6 +127,7 @@ class CostConstants(BaseModel):
     model_shapes: list[ModelShape]
     lora_attention_projections: int
     lora_mlp_projections: int
+    gpu_peak_bf16_tflops: dict[str, float] = Field(default_factory=dict)
 
 
 class Scoring(BaseModel):

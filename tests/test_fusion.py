@@ -25,7 +25,7 @@ def test_clear_winner_is_found_and_outweighs_rules():
     # LoRA clearly ahead at every size: measured evidence must move the recommendation even against rules.
     suite = make_suite({"prompt_tuning": {1000: 0.55, 2000: 0.58, 4000: 0.60},
                         "lora": {1000: 0.78, 2000: 0.83, 4000: 0.86}}, n_eval=1000)
-    evidence = fuse_probe_results(suite, 5000, KB, n_bootstrap=60)
+    evidence = fuse_probe_results(suite, 5000, KB, n_bootstrap=200)
     assert evidence.leader == "lora" and evidence.p_best["lora"] > 0.95 and evidence.conclusive
     assert evidence.contributions["lora"] > 0 > evidence.contributions["prompt_tuning"]
     assert evidence.contributions["qlora"] == evidence.contributions["lora"]  # siblings inherit the measurement
@@ -42,7 +42,7 @@ def test_crossover_of_known_curves_is_located():
     truth = grid[np.argmax(np.array([lora(n) - pt(n) for n in grid]) > 0)]
     suite = make_suite({"prompt_tuning": {n: pt(n) for n in (100, 200, 400, 800)},
                         "lora": {n: lora(n) for n in (100, 200, 400, 800)}}, n_eval=5000)
-    evidence = fuse_probe_results(suite, 800, KB, n_bootstrap=60)
+    evidence = fuse_probe_results(suite, 800, KB, n_bootstrap=200)
     cross = evidence.crossovers[0]
     assert cross.leader_small == "prompt_tuning" and cross.leader_large == "lora"
     assert cross.n_examples_low <= truth <= cross.n_examples_high
@@ -54,18 +54,18 @@ def test_intervals_cover_the_truth_at_roughly_their_stated_rate():
     truth = curve(0.85, 2.0, 0.5)
     sizes, user_n, n_eval = (250, 500, 1000), 1500, 400
     covered = 0
-    repeats = 30
+    repeats = 200
     for _ in range(repeats):
         suite = sampled_suite({"lora": truth}, sizes, n_eval, rng)
-        fit = fuse_probe_results(suite, user_n, KB, n_bootstrap=60).fits[0]
+        fit = fuse_probe_results(suite, user_n, KB, n_bootstrap=200).fits[0]
         covered += fit.at_user_size.low <= truth(user_n) <= fit.at_user_size.high
-    assert 0.6 <= covered / repeats <= 0.97, covered  # stated: 80%
+    assert 0.7 <= covered / repeats <= 0.9, covered  # stated: 80%
 
 
 def test_overlapping_methods_are_inconclusive_and_say_why():
     suite = make_suite({"prompt_tuning": {250: 0.70, 500: 0.72, 1000: 0.74},
                         "lora": {250: 0.70, 500: 0.73, 1000: 0.74}}, n_eval=200)
-    evidence = fuse_probe_results(suite, 1000, KB, n_bootstrap=60)
+    evidence = fuse_probe_results(suite, 1000, KB, n_bootstrap=200)
     assert not evidence.conclusive and any("bootstrap" in r for r in evidence.inconclusive_reasons)
     report = advise(make_situation(n_labeled_examples=1000), probe_results=suite)
     assert any("inconclusive" in c for c in report.recommendation.caveats)
