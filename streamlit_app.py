@@ -59,10 +59,10 @@ with st.sidebar:
         with st.expander("Requirements and constraints"):
             for q in [q for q in qs if not q.essential]:
                 new_answers[q.field] = widget(q, st.session_state.answers.get(q.field), f"q_{q.field}")
-        if st.form_submit_button("Get advice", type="primary", use_container_width=True):
+        if st.form_submit_button("Get advice", type="primary", width="stretch"):
             st.session_state.answers = new_answers
-            for field in WHAT_IF:
-                st.session_state.pop(f"whatif_{field}", None)
+            for field in WHAT_IF:  # the what-if sliders start again from the new answers
+                st.session_state[f"whatif_{field}"] = new_answers[field]
 
 answers = dict(st.session_state.answers)
 
@@ -71,11 +71,13 @@ columns = st.columns(len(WHAT_IF))
 labels = {"n_labeled_examples": "Labelled examples", "model_params_b": "Model size (B params)",
           "gpu_memory_gb": "GPU memory (GB)", "n_tasks": "Tasks on one base"}
 for column, (field, grid) in zip(columns, WHAT_IF.items()):
-    current = answers.get(field)
-    options = sorted(set(grid) | {current}) if current is not None else grid
+    key = f"whatif_{field}"
+    current = st.session_state.get(key, answers.get(field))
+    options = sorted(set(grid) | {answers.get(field), current} - {None})
+    if key not in st.session_state:
+        st.session_state[key] = current if current is not None else options[0]
     with column:
-        answers[field] = st.select_slider(labels[field], options=options, value=current if current is not None else options[0],
-                                          key=f"whatif_{field}")
+        answers[field] = st.select_slider(labels[field], options=options, key=key)
 
 try:
     situation = answers_to_situation(answers)
@@ -94,13 +96,15 @@ head.markdown(f"### Recommended: **{rec.method_name}**  \n`{rec.method}` — {kn
 confidence.metric("Confidence", f"{rec.confidence:.0%}")
 basis.metric("Evidence", "rules + your probes" if rec.evidence_basis == "rules+probes" else "rules only")
 
+st.markdown("#### Ranked alternatives")
+st.dataframe(
+    [{"rank": m.rank, "method": m.name, "score": round(m.score, 2), "share": f"{m.probability:.0%}",
+      "feasible": "yes" if m.feasible else "no", "why not": "; ".join(m.infeasible_reasons)} for m in rec.ranked],
+    hide_index=True, width="stretch",
+    column_config={"why not": st.column_config.TextColumn(width="large"), "method": st.column_config.TextColumn(width="medium")})
+
 left, right = st.columns([3, 2])
 with left:
-    st.markdown("#### Ranked alternatives")
-    st.dataframe(
-        [{"rank": m.rank, "method": m.name, "score": round(m.score, 2), "share": f"{m.probability:.0%}",
-          "feasible": "yes" if m.feasible else "no — " + "; ".join(m.infeasible_reasons)} for m in rec.ranked],
-        hide_index=True, use_container_width=True)
     st.markdown("#### Why")
     sources = {s.id: s for s in report.sources}
     for reason in rec.reasons:
@@ -126,7 +130,7 @@ with right:
 with st.expander("Cost comparison (estimates from the cost model)"):
     from advisor.plots import cost_rows
 
-    st.dataframe(cost_rows(report), hide_index=True, use_container_width=True)
+    st.dataframe(cost_rows(report), hide_index=True, width="stretch")
 
 st.divider()
 st.subheader("Measure on your data")
@@ -201,17 +205,17 @@ if report.probe_evidence is not None:
             base.transform_filter(alt.datum.kind == "measured").mark_point(filled=True, size=70)
         if evidence.baseline_score is not None:
             chart += alt.Chart(pd.DataFrame({"score": [evidence.baseline_score]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="score:Q")
-        st.altair_chart(chart, use_container_width=True)
+        st.altair_chart(chart, width="stretch")
     st.dataframe([{"method": f.method, "predicted at your size": f.at_user_size.mean,
                    "80% interval": f"{f.at_user_size.low:.3f}–{f.at_user_size.high:.3f}",
                    "P(best)": f"{evidence.p_best.get(f.method, 0):.0%}", "still improving": f.still_improving} for f in evidence.fits],
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")
     if not evidence.conclusive:
         st.warning("Inconclusive: " + "; ".join(evidence.inconclusive_reasons))
 
 st.divider()
 download_json, download_md = st.columns(2)
 download_json.download_button("Download JSON report", report.model_dump_json(indent=2), file_name="tuning-advisor-report.json",
-                              mime="application/json", key="download_json", use_container_width=True)
+                              mime="application/json", key="download_json", width="stretch")
 download_md.download_button("Download Markdown report", report.to_markdown(), file_name="tuning-advisor-report.md",
-                            mime="text/markdown", key="download_md", use_container_width=True)
+                            mime="text/markdown", key="download_md", width="stretch")

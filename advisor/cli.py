@@ -163,7 +163,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     import subprocess
 
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", *args.streamlit_args])
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                            "--client.toolbarMode", "minimal", "--browser.gatherUsageStats", "false", *args.streamlit_args])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,8 +29,15 @@ def counterfactual_text(cf: Counterfactual, kb: KnowledgeBase) -> str:
     if cf.direction in ("at_least", "at_most"):
         bound = "or more" if cf.direction == "at_least" else "or fewer"
         label = _FIELD_LABELS.get(cf.field, cf.field)
+        if cf.direction == "at_most" and cf.new_value == 0:
+            return f"With no {label} (now {_number(cf.current_value)}), the answer becomes {method}."
         return f"With {_number(cf.new_value)} {bound} {label} (now {_number(cf.current_value)}), the answer becomes {method}."
-    return f"If {cf.field} were {cf.new_value!r} (now {cf.current_value!r}), the answer becomes {method}."
+    from advisor.questionnaire import LABELS
+
+    question = LABELS.get(cf.field, cf.field).rstrip("?")
+    if isinstance(cf.new_value, bool):
+        return f"If '{question}' were {'yes' if cf.new_value else 'no'} (now {'yes' if cf.current_value else 'no'}), the answer becomes {method}."
+    return f"If '{question}' were {cf.new_value} (now {cf.current_value}), the answer becomes {method}."
 
 
 def conflict_text(stronger: str, weaker: str, kb: KnowledgeBase) -> str:

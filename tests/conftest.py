@@ -1,5 +1,7 @@
 import os
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
+
 import pytest
 from hypothesis import settings
 
