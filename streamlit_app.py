@@ -208,7 +208,9 @@ if report.probe_evidence is not None:
         st.altair_chart(chart, width="stretch")
     st.dataframe([{"method": f.method, "predicted at your size": f.at_user_size.mean,
                    "80% interval": f"{f.at_user_size.low:.3f}–{f.at_user_size.high:.3f}",
-                   "P(best)": f"{evidence.p_best.get(f.method, 0):.0%}", "still improving": f.still_improving} for f in evidence.fits],
+                   "P(best)": f"{evidence.p_best.get(f.method, 0):.0%}", "still improving": f.still_improving,
+                   "tokens/s (measured)": f.measured_tokens_per_s, "peak memory (GiB)": f.probe_peak_memory_gib,
+                   "est. full training (h, this device)": f.est_full_training_hours} for f in evidence.fits],
                  hide_index=True, width="stretch")
     if not evidence.conclusive:
         st.warning("Inconclusive: " + "; ".join(evidence.inconclusive_reasons))

@@ -40,10 +40,11 @@ def add_situation_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(*flags, metavar=kind.__name__.upper(), **kwargs)
 
 
-def situation_from_args(args: argparse.Namespace) -> Situation:
+def situation_values_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Raw (unvalidated) field values from --situation and the field flags; flags win."""
     import yaml
 
-    from advisor.situation import load_situation, make_situation
+    from advisor.situation import load_situation
 
     values: dict[str, Any] = {}
     if getattr(args, "situation", None):
@@ -53,6 +54,13 @@ def situation_from_args(args: argparse.Namespace) -> Situation:
         if given is not None:
             # strings from the command line are parsed as YAML scalars ("7" -> 7, "null" -> None)
             values[name] = yaml.safe_load(given) if isinstance(given, str) and _field_type(name) is not str else given
+    return values
+
+
+def situation_from_args(args: argparse.Namespace, base: Optional[dict[str, Any]] = None) -> Situation:
+    from advisor.situation import make_situation
+
+    values = {**(base or {}), **situation_values_from_args(args)}
     return make_situation(values, where="command line" + (f" + {args.situation}" if getattr(args, "situation", None) else ""))
 
 
@@ -119,10 +127,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     values = {"task_type": "classification" if suite.task_kind == "classification" else "generation",
               "n_labeled_examples": dataset.n_rows, "model_params_b": max(suite_params_b(suite), 1e-6),
               "gpu_memory_gb": local_gpu_memory_gb()}
-    args_values = situation_from_args(args).model_dump(mode="json", exclude_unset=True) if _any_situation_flags(args) else {}
-    from advisor.situation import make_situation
-
-    situation = make_situation({**values, **args_values}, where="probe")
+    situation = situation_from_args(args, base=values)
     report = advise(situation, probe_results=suite)
     _print_summary(report)
     _write_outputs(report, args)
@@ -141,10 +146,6 @@ def local_gpu_memory_gb() -> float:
 def suite_params_b(suite) -> float:
     totals = [t.total_params for t in suite.trials if t.total_params]
     return max(totals) / 1e9 if totals else 0.0
-
-
-def _any_situation_flags(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "situation", None)) or any(getattr(args, f"field_{n}", None) is not None for n in Situation.model_fields)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ knowledge/costs.yaml is used. Every constant comes from knowledge/costs.yaml.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,7 +59,9 @@ def estimate_shape(situation: Situation, kb: KnowledgeBase) -> ModelShapeEstimat
     )
 
 
+@lru_cache(maxsize=64)
 def _shape_from_config(model_name: str) -> Optional[ModelShapeEstimate]:
+    """Read the model's config (never its weights); cached, since counterfactual re-runs ask again."""
     try:
         from transformers import AutoConfig  # lazy: only when a model is named
 

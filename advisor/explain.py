@@ -114,12 +114,13 @@ def render_markdown(report: "AdvisorReport") -> str:
                   + (f"{ev.baseline_score:.3f}" if ev.baseline_score is not None else "n/a")
                   + (f"; linear probe on frozen features: {ev.linear_probe_score:.3f}" if ev.linear_probe_score is not None else "")
                   + ".", "",
-                  "| method | measured (n, score) | predicted at your size | 80% interval | P(best) | still improving |",
-                  "|---|---|---|---|---|---|"]
+                  "| method | measured (n, score) | predicted at your size | 80% interval | P(best) | still improving | tokens/s | est. full training (h) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for fit in ev.fits:
             measured = ", ".join(f"({n:,}, {y:.3f})" for n, y in fit.measured) or "failed"
             lines.append(f"| {fit.method} | {measured} | {fit.at_user_size.mean:.3f} | {fit.at_user_size.low:.3f}-{fit.at_user_size.high:.3f} | "
-                         f"{ev.p_best.get(fit.method, 0):.0%} | {'yes' if fit.still_improving else 'no'} |")
+                         f"{ev.p_best.get(fit.method, 0):.0%} | {'yes' if fit.still_improving else 'no'} | "
+                         f"{fit.measured_tokens_per_s or 0:,.0f} | {fit.est_full_training_hours if fit.est_full_training_hours is not None else 'n/a'} |")
         for cross in ev.crossovers:
             if cross.n_examples_median and cross.share_of_bootstrap_with_crossover >= 0.5:
                 lines.append(f"\n{cross.leader_large} overtakes {cross.leader_small} at about {cross.n_examples_median:,.0f} examples "

@@ -38,6 +38,9 @@ class MethodCurveFit(BaseModel):
     at_user_size: Prediction
     still_improving: bool = Field(description="The full-data trial's score was still rising at its last evaluation.")
     failed_trials: list[str] = Field(default_factory=list)
+    measured_tokens_per_s: Optional[float] = Field(default=None, description="Training throughput in the largest probe trial, on the probe's device.")
+    probe_peak_memory_gib: Optional[float] = Field(default=None, description="Peak memory of the largest probe trial over the loaded base.")
+    est_full_training_hours: Optional[float] = Field(default=None, description="Training time for the user's data size at the default epochs, on the probe's device, from measured throughput.")
 
 
 class Crossover(BaseModel):
@@ -175,7 +178,15 @@ def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBa
             se = np.sqrt(max(y0 * (1 - y0), 1e-4) / max(n_eval, 1))
             samples = [(float(np.clip(rng.normal(y0, se), 0, 1)), 0.0, 1.0) for _ in range(n_bootstrap)]
         samples_by_method[method], point_fit_by_method[method] = samples, point_fit
+        largest = max((t for t in suite.curve_trials(method) if t.curve), key=lambda t: t.n_train_examples, default=None)
+        tokens_per_s = largest.tokens_per_s if largest else None
+        hours = None
+        if largest and tokens_per_s and largest.curve[-1].examples_seen:
+            tokens_per_example = largest.curve[-1].tokens_seen / largest.curve[-1].examples_seen
+            hours = round(user_n_examples * tokens_per_example * kb.costs.default_epochs / tokens_per_s / 3600, 4)
         fits.append(MethodCurveFit(
+            measured_tokens_per_s=tokens_per_s, probe_peak_memory_gib=largest.peak_memory_gib if largest else None,
+            est_full_training_hours=hours,
             method=method, measured=[(p[0], round(p[1], 4)) for p in points], fitted=len(points) >= 2,
             params=tuple(round(v, 6) for v in point_fit) if len(points) >= 2 else None,
             at_user_size=_prediction(samples, user_n_examples, point_fit),

@@ -41,6 +41,10 @@ def main() -> None:
     small_suite = run_suite(small, budget_minutes=budget, methods=args.methods, settings=settings, cache_dir=None, progress=True)
     large_suite = run_suite(large, budget_minutes=budget, methods=args.methods, settings=settings, cache_dir=None, progress=True)
 
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        for name, suite in (("small", small_suite), ("large", large_suite)):
+            Path(args.out).with_name(Path(args.out).stem + f"-{name}-suite.json").write_text(suite.model_dump_json(indent=1))
     target_n = large_suite.curve_trials(args.methods[0])[-1].n_train_examples
     evidence = fuse_probe_results(small_suite, target_n, default_knowledge())
     rows = []

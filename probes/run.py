@@ -191,7 +191,8 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
     meter = PeakMemory(device)
     config = {"method": spec.method, "learning_rate": spec.learning_rate, "batch_size": batch_size, "n_steps": spec.n_steps,
               "data_fraction": spec.data_fraction, "head_learning_rate": settings.head_learning_rate,
-              "optimizer": "AdamW", "schedule": "constant", "seed": spec.seed}
+              "optimizer": "AdamW", "schedule": f"linear decay, {settings.warmup_fraction:.0%} warmup",
+              "max_grad_norm": settings.max_grad_norm, "seed": spec.seed}
     if spec.method == "prompt_tuning":
         config["num_virtual_tokens"] = settings.virtual_tokens[base.task_kind]
         config["init"] = "text (class-label words)"
@@ -206,6 +207,9 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
             param_groups = [{"params": g["params"], "lr": spec.learning_rate if g["role"] == "method" else settings.head_learning_rate}
                             for g in groups]
             optimizer = torch.optim.AdamW(param_groups, weight_decay=0.0)
+            warmup = max(1, round(settings.warmup_fraction * spec.n_steps))
+            schedule = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: min((step + 1) / warmup, max(0.0, (spec.n_steps - step) / max(spec.n_steps - warmup, 1))))
             model, optimizer = accelerator.prepare(model, optimizer)
             model.train()
             eval_steps = {max(1, round(spec.n_steps * k / spec.n_eval_points)) for k in range(1, spec.n_eval_points + 1)}
@@ -220,7 +224,9 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
                     run.step += 1
                     run.report_loss(float(loss.detach()), settings)
                     accelerator.backward(loss)
+                    accelerator.clip_grad_norm_([p for g in param_groups for p in g["params"]], settings.max_grad_norm)
                     optimizer.step()
+                    schedule.step()
                     optimizer.zero_grad(set_to_none=True)
                     running.append(float(loss.detach()))
                     run.examples_seen += len(indices)

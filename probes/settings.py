@@ -13,6 +13,9 @@ class ProbeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     learning_rate_grids: dict[str, list[float]]
     head_learning_rate: float
+    warmup_fraction: float
+    max_grad_norm: float
+    lr_tie_standard_errors: float
     virtual_tokens: dict[str, int]
     lora: dict[str, float]
     full_finetune_max_params_b: dict[str, float]

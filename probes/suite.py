@@ -273,8 +273,10 @@ def run_suite(
         for method in methods:
             candidates = [t for t in trials if t.phase == "lr_sweep" and t.method == method and t.curve and t.status != ProbeStatus.FAILED]
             if candidates:
-                best = max(candidates, key=lambda t: (t.final_metric, -(t.curve[-1].train_loss or 0.0)))
-                selected[method] = best.learning_rate
+                top = max(t.final_metric for t in candidates)
+                standard_error = math.sqrt(max(top * (1 - top), 1e-4) / max(len(sweep_eval), 1))
+                close = [t for t in candidates if t.final_metric >= top - settings.lr_tie_standard_errors * standard_error]
+                selected[method] = min(t.learning_rate for t in close)
         if should_cancel():
             raise KeyboardInterrupt
 
