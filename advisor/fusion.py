@@ -206,14 +206,23 @@ def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBa
     if len(methods) < 2:
         reasons.append("fewer than two methods produced usable measurements")
     elif p_best.get(leader, 0) < 0.8:
-        reasons.append(f"{leader} is best in only {p_best[leader]:.0%} of bootstrap samples (needs 80%)")
+        reasons.append(f"{leader} is best in only {p_best[leader]:.0%} of bootstrap samples (needs 80%); more labelled "
+                       f"evaluation data or a longer probe (--budget-minutes {2 * suite.budget_minutes:g}) would separate the methods")
     leader_mean = next((f.at_user_size.mean for f in fits if f.method == leader), None)
     for fit in fits:
         if fit.still_improving and fit.method != leader and leader_mean is not None and fit.at_user_size.high >= leader_mean:
             reasons.append(f"{fit.method} was still improving at the end of its probe and its interval reaches the leader's "
-                           "score; a longer probe could change the order")
+                           f"score; a probe with about twice the training (--budget-minutes {2 * suite.budget_minutes:g}) would "
+                           "show whether it catches up")
         if fit.failed_trials:
             reasons.append(f"{fit.method}: {len(fit.failed_trials)} trial(s) did not finish")
+    baseline_trial = suite.baseline()
+    floor = baseline_trial.final_metric if baseline_trial is not None and baseline_trial.curve else None
+    for fit in fits:
+        if floor is not None and fit.measured and max(y for _, y in fit.measured) <= floor + margin:
+            reasons.append(f"{fit.method} never rose above the no-training baseline ({floor:.3f}) in the probe, so its "
+                           "prediction is a lower bound: soft prompts in particular need many more steps to start "
+                           "learning (Su et al. 2022); give it a longer probe before ruling it out")
     if probe_n and user_n_examples > 10 * probe_n:
         reasons.append(f"the prediction extrapolates {user_n_examples / probe_n:.0f}x beyond the largest probed data size")
     conclusive = not reasons

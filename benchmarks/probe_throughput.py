@@ -36,40 +36,24 @@ def _setup(n_examples: int, method: str):
 
 
 def run_ours(args) -> dict:
-    import random
+    """The real probe trial (probes.run.run_trial): bucketed batches, AdamW with warmup + linear decay, gradient
+    clipping, accelerate. Its wall time includes copying the base model and one evaluation of 16 examples."""
+    import time as _time
 
-    import torch
+    from accelerate import Accelerator
 
-    from probes.measure import PeakMemory
-    from probes.methods import build_trial_model
     from probes.models import resolve_device
-    from probes.run import bucketed_batches, collate, encode_dataset
+    from probes.run import TrialSpec, encode_dataset, run_trial
 
     dataset, base, settings = _setup(args.examples, args.method)
     device = resolve_device()
     data = encode_dataset(dataset, base.tokenizer, settings.max_length_tokens)
     indices = list(range(dataset.n_rows))
-    with PeakMemory(device) as meter:
-        model, groups = build_trial_model(base, args.method, settings, dataset.label_names)
-        model.to(device).train()
-        optimizer = torch.optim.AdamW([{"params": g["params"], "lr": args.lr} for g in groups])
-        batches = bucketed_batches(data, indices, args.batch_size, random.Random(0))
-        tokens = 0
-        if device == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        for _ in range(args.steps):
-            batch = collate(data, next(batches), device)
-            loss = model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            tokens += int(batch["attention_mask"].sum())
-        if device == "cuda":
-            torch.cuda.synchronize()
-        wall = time.perf_counter() - started
-    return {"wall_time_s": wall, "peak_memory_gib": meter.peak_gib, "real_tokens": tokens, "device": device,
-            "n_params": base.n_params, "final_loss": float(loss)}
+    spec = TrialSpec("benchmark", args.method, "curve", args.lr, 1.0, indices, indices[:16], args.steps, 1)
+    trial = run_trial(spec, base, data, settings, device, args.batch_size, _time.perf_counter() + 3600, Accelerator(cpu=device == "cpu"))
+    assert trial.status.value == "complete", trial.message
+    return {"wall_time_s": trial.wall_time_s, "peak_memory_gib": trial.peak_memory_gib, "real_tokens": trial.tokens_seen,
+            "device": device, "n_params": base.n_params, "final_loss": trial.curve[-1].train_loss}
 
 
 def run_trainer(args) -> dict:

@@ -276,7 +276,9 @@ def run_suite(
                 top = max(t.final_metric for t in candidates)
                 standard_error = math.sqrt(max(top * (1 - top), 1e-4) / max(len(sweep_eval), 1))
                 close = [t for t in candidates if t.final_metric >= top - settings.lr_tie_standard_errors * standard_error]
-                selected[method] = min(t.learning_rate for t in close)
+                # within noise of the best score, the lower training loss is the steadier signal
+                selected[method] = min(close, key=lambda t: (t.curve[-1].train_loss if t.curve[-1].train_loss is not None
+                                                             else float("inf"), t.learning_rate)).learning_rate
         if should_cancel():
             raise KeyboardInterrupt
 

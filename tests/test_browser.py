@@ -77,3 +77,41 @@ def test_questionnaire_in_a_real_browser(app_url, tmp_path):
         assert report["recommendation"]["method"] == "few_shot"
         assert report["situation"]["n_labeled_examples"] == 20
         browser.close()
+
+
+def test_upload_errors_and_a_probe_run_in_a_real_browser(app_url, tmp_path):
+    from tiny_models import sentiment_rows, tiny_bert
+
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    model_dir = tiny_bert(tmp_path / "tiny-bert")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,tag\nhello,1\n")
+    good = tmp_path / "good.csv"
+    import pandas as pd
+
+    pd.DataFrame(sentiment_rows(200)).to_csv(good, index=False)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(app_url)
+        page.get_by_text("Measure on your data").wait_for(timeout=60_000)
+        page.locator("input[type=file]").set_input_files(str(bad))
+        page.get_by_text("bad.csv").wait_for(timeout=30_000)
+        page.get_by_label("Use the built-in sample (labelled tweets)").uncheck()
+        page.get_by_role("button", name="Run probes").click()
+        error = page.get_by_text("No text column given")
+        error.wait_for(timeout=30_000)
+        assert "Columns: ['body', 'tag']" in error.inner_text()
+
+        page.locator("input[type=file]").set_input_files(str(good))
+        page.get_by_text("good.csv").wait_for(timeout=30_000)
+        model = page.get_by_label("Model (hub id or local directory; empty = built-in all-MiniLM-L6-v2)")
+        model.fill(str(model_dir))
+        model.press("Tab")
+        page.get_by_role("button", name="Run probes").click()
+        page.get_by_text("Learning curves on your data").wait_for(timeout=120_000)
+        page.get_by_text("rules + your probes").wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(shots / "app-probes.png"), full_page=True)
+        browser.close()

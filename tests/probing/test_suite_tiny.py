@@ -91,3 +91,18 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(ProbeError, match="could not be loaded"):
         run_suite(pd.DataFrame(sentiment_rows(200)), model=str(tmp_path / "no-such-model"), budget_minutes=0.2, cache_dir=None)
+
+
+def test_best_adapters_are_saved_and_reload_with_peft(bert_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    target = tmp_path / "adapters"
+    suite = run_suite(pd.DataFrame(sentiment_rows(200)), model=str(bert_dir), budget_minutes=0.3, cache_dir=None,
+                      settings=fast_settings(), methods=["prompt_tuning", "lora"], save_best_adapter=str(target))
+    for method in ("prompt_tuning", "lora"):
+        assert suite.curve_trials(method)[-1].status == ProbeStatus.COMPLETE
+        assert (target / method / "adapter_config.json").is_file()
+    base = AutoModelForSequenceClassification.from_pretrained(str(bert_dir), num_labels=2)
+    reloaded = PeftModel.from_pretrained(base, str(target / "lora"))
+    assert any("lora_" in name for name, _ in reloaded.named_parameters())
