@@ -9,7 +9,7 @@ from advisor import AdvisorError, advise
 from advisor.knowledge import default_knowledge
 from advisor.questionnaire import answers_to_situation, default_answers, questions
 
-st.set_page_config(page_title="Tuning Advisor", page_icon="🎛️", layout="wide")
+st.set_page_config(page_title="Tuning Advisor", page_icon=":material/tune:", layout="wide")
 
 MAX_UPLOAD_MB = 50
 WHAT_IF = {
@@ -109,7 +109,7 @@ with left:
     sources = {s.id: s for s in report.sources}
     for reason in rec.reasons:
         links = ", ".join(f"[{sid}]({sources[sid].url})" if sources.get(sid) and sources[sid].url else sid for sid in reason.source_ids)
-        icon = "✅" if reason.stance == "supports" else "⚠️" if reason.stance == "opposes" else "🚫"
+        icon = {"supports": ":material/check_circle:", "opposes": ":material/warning:"}.get(reason.stance, ":material/block:")
         st.markdown(f"{icon} **{reason.stance}** ({reason.score_effect:+.2f}, {reason.grade}; {links}) — {reason.text}")
     if report.conflicts:
         st.markdown("#### Where sources disagree")
@@ -142,7 +142,8 @@ if job is None or not job.running:
     upload_col, model_col = st.columns(2)
     with upload_col:
         upload = st.file_uploader("Labelled data (CSV or JSONL)", type=["csv", "jsonl", "json", "tsv"], key="upload")
-        use_sample = st.checkbox("Use the built-in sample (labelled tweets)", value=upload is None, key="use_sample")
+        if upload is None:
+            st.caption("No file: the built-in sample (labelled tweets, negative / neutral / positive) is used.")
         max_examples = st.number_input("Use at most this many rows", min_value=100, value=2000, step=100, key="max_examples")
     with model_col:
         model_choice = st.text_input("Model (hub id or local directory; empty = built-in all-MiniLM-L6-v2)", value="", key="model_choice")
@@ -155,14 +156,15 @@ if job is None or not job.running:
 
         try:
             dataset = load_dataset_upload(
-                None if use_sample or upload is None else upload.getvalue(),
-                None if use_sample or upload is None else upload.name,
+                None if upload is None else upload.getvalue(),
+                None if upload is None else upload.name,
                 text_column or None, label_column or None, int(max_examples), MAX_UPLOAD_MB)
         except ProbeError as error:
             st.error(str(error))
         else:
             from probes.job import ProbeJob
 
+            st.session_state.probe_shown = False
             for warning in dataset.warnings:
                 st.warning(warning)
             st.session_state.probe_job = ProbeJob(dataset, model=model_choice or None, budget_minutes=float(budget)).start()
@@ -183,8 +185,18 @@ def probe_progress():
     elif job.error:
         st.error(job.error)
     elif job.result is not None and not st.session_state.get("probe_shown"):
+        from advisor.api import situation_fields_from_probe
+
+        measured = {k: v for k, v in situation_fields_from_probe(job.result).items() if v is not None}
+        st.session_state.answers = {**st.session_state.answers, **measured}
+        for field, value in measured.items():
+            st.session_state[f"q_{field}"] = value  # the questionnaire shows what was measured
+            if field in WHAT_IF:
+                st.session_state[f"whatif_{field}"] = value
         st.session_state.probe_shown = True
-        st.rerun()
+        st.session_state.probe_note = (f"Situation updated from your probe: {measured['n_labeled_examples']:,} labelled examples, "
+                                       f"{measured.get('model_params_b', 0):g}B-parameter model, {measured['gpu_memory_gb']:g} GB GPU.")
+        st.rerun(scope="app")
 
 
 probe_progress()
@@ -196,11 +208,13 @@ if report.probe_evidence is not None:
     from advisor.plots import learning_curve_rows
 
     evidence = report.probe_evidence
+    if st.session_state.get("probe_note"):
+        st.info(st.session_state.probe_note)
     st.markdown("#### Learning curves on your data")
     frame = pd.DataFrame(learning_curve_rows(evidence))
     if not frame.empty:
         base = alt.Chart(frame).encode(x=alt.X("n_examples:Q", scale=alt.Scale(type="log"), title="labelled training examples"),
-                                       y=alt.Y("score:Q", title=evidence.metric_name), color="method:N")
+                                       y=alt.Y("score:Q", title=evidence.metric_name, scale=alt.Scale(zero=False)), color="method:N")
         chart = base.transform_filter(alt.datum.kind == "fitted").mark_line() + \
             base.transform_filter(alt.datum.kind == "measured").mark_point(filled=True, size=70)
         if evidence.baseline_score is not None:

@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     from probes.result import SuiteResult
 
 
+def situation_fields_from_probe(suite: "SuiteResult") -> dict:
+    """What a probe run tells about the situation: task kind, data size, model size, this machine's GPU."""
+    totals = [t.total_params for t in suite.trials if t.total_params]
+    return {
+        "task_type": "classification" if suite.task_kind == "classification" else "generation",
+        "n_labeled_examples": suite.data_profile.n_rows,
+        "model_params_b": round(max(totals) / 1e9, 6) if totals else None,
+        "gpu_memory_gb": suite.gpu_memory_gb,
+    }
+
+
 def advise(
     situation: Situation,
     probe_results: "Optional[SuiteResult]" = None,

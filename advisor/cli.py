@@ -124,28 +124,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
                       save_best_adapter=args.save_adapter)
     if args.suite_json:
         Path(args.suite_json).write_text(suite.model_dump_json(indent=2), encoding="utf-8")
-    values = {"task_type": "classification" if suite.task_kind == "classification" else "generation",
-              "n_labeled_examples": dataset.n_rows, "model_params_b": max(suite_params_b(suite), 1e-6),
-              "gpu_memory_gb": local_gpu_memory_gb()}
+    from advisor.api import situation_fields_from_probe
+
+    values = {k: v for k, v in situation_fields_from_probe(suite).items() if v is not None}
     situation = situation_from_args(args, base=values)
     report = advise(situation, probe_results=suite)
     _print_summary(report)
     _write_outputs(report, args)
     return 0
-
-
-def local_gpu_memory_gb() -> float:
-    """Memory of this machine's first CUDA GPU in GB, 0 without one (probes ran here, so advise for here)."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return 0.0
-    return round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1)
-
-
-def suite_params_b(suite) -> float:
-    totals = [t.total_params for t in suite.trials if t.total_params]
-    return max(totals) / 1e9 if totals else 0.0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -165,7 +151,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                            "--client.toolbarMode", "minimal", "--browser.gatherUsageStats", "false", *args.streamlit_args])
+                            "--client.toolbarMode", "minimal", "--browser.gatherUsageStats", "false",
+                            "--server.fileWatcherType", "none", *args.streamlit_args])
 
 
 def build_parser() -> argparse.ArgumentParser:

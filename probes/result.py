@@ -100,6 +100,7 @@ class SuiteResult(BaseModel):
     metric_name: str = Field(description="'accuracy' (classification) or 'token_accuracy' (generation).")
     model: str
     device: str
+    gpu_memory_gb: float = Field(default=0.0, description="Memory of the probe machine's first GPU in GB (0: CPU only).")
     data_profile: DataProfile
     trials: list[TrialResult]
     selected_learning_rates: dict[str, float] = Field(default_factory=dict)

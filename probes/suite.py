@@ -324,6 +324,7 @@ def run_suite(
     result = SuiteResult(
         task_kind=dataset.task_kind, metric_name="accuracy" if dataset.task_kind == "classification" else "token_accuracy",
         model=base.name, device=_device_description(device), data_profile=profile, trials=trials,
+        gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1) if device == "cuda" else 0.0,
         selected_learning_rates=selected if "selected" in locals() else {}, budget_minutes=budget_minutes,
         wall_time_s=round(time.perf_counter() - started, 3), package_versions=_versions(), cache_key=key,
     )

@@ -34,7 +34,7 @@ def app_url():
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                                "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"],
+                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -98,7 +98,6 @@ def test_upload_errors_and_a_probe_run_in_a_real_browser(app_url, tmp_path):
         page.get_by_text("Measure on your data").wait_for(timeout=60_000)
         page.locator("input[type=file]").set_input_files(str(bad))
         page.get_by_text("bad.csv").wait_for(timeout=30_000)
-        page.get_by_label("Use the built-in sample (labelled tweets)").uncheck()
         page.get_by_role("button", name="Run probes").click()
         error = page.get_by_text("No text column given")
         error.wait_for(timeout=30_000)
@@ -109,9 +108,15 @@ def test_upload_errors_and_a_probe_run_in_a_real_browser(app_url, tmp_path):
         model = page.get_by_label("Model (hub id or local directory; empty = built-in all-MiniLM-L6-v2)")
         model.fill(str(model_dir))
         model.press("Tab")
+        budget = page.get_by_role("slider", name="Time budget (minutes)")
+        budget.focus()
+        budget.press("Home")  # 1 minute
+        page.get_by_text("Time budget (minutes)").click()
         page.get_by_role("button", name="Run probes").click()
-        page.get_by_text("Learning curves on your data").wait_for(timeout=120_000)
+        page.get_by_text("Learning curves on your data").wait_for(timeout=180_000)
         page.get_by_text("rules + your probes").wait_for(timeout=30_000)
+        page.get_by_text("Situation updated from your probe").wait_for(timeout=30_000)
+        page.get_by_text("Learning curves on your data").scroll_into_view_if_needed()
         page.wait_for_timeout(1500)
         page.screenshot(path=str(shots / "app-probes.png"), full_page=True)
         browser.close()
