@@ -93,7 +93,8 @@ def test_probe_job_runs_in_background_and_can_be_cancelled(tmp_path):
     deadline = time.time() + 60
     while job.running and time.time() < deadline:
         time.sleep(0.2)
-    assert job.error is None and job.result is not None and job.fraction_done > 0.5
+    assert job.error is None and job.result is not None and job.steps_done > 0 and 0 < job.fraction_done <= 1
+    assert job.phase == "finished" and any(t.phase == "curve" for t in job.result.trials)
 
     slow = ProbeJob(pd.DataFrame(sentiment_rows(200)), model=str(model), budget_minutes=5, cache_dir=None).start()
     while slow.steps_done < 3 and slow.running:
