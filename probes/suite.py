@@ -244,6 +244,7 @@ def run_suite(
     accelerator = Accelerator(cpu=device == "cpu")
     reporter = _Progress(progress)
     trials: list[TrialResult] = []
+    selected: dict[str, float] = {}
     suite_deadline = started + budget_s
 
     def record(trial: TrialResult) -> TrialResult:
@@ -269,7 +270,6 @@ def run_suite(
                 base, data, settings, device, batch_size, time.perf_counter() + per_sweep_s, accelerator, should_cancel, reporter.step))
             if trial.curve:
                 seconds_per_step[method].append(trial.wall_time_s / max(trial.curve[-1].step, 1))
-        selected: dict[str, float] = {}
         for method in methods:
             candidates = [t for t in trials if t.phase == "lr_sweep" and t.method == method and t.curve and t.status != ProbeStatus.FAILED]
             if candidates:
@@ -325,7 +325,7 @@ def run_suite(
         task_kind=dataset.task_kind, metric_name="accuracy" if dataset.task_kind == "classification" else "token_accuracy",
         model=base.name, device=_device_description(device), data_profile=profile, trials=trials,
         gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1) if device == "cuda" else 0.0,
-        selected_learning_rates=selected if "selected" in locals() else {}, budget_minutes=budget_minutes,
+        selected_learning_rates=selected, budget_minutes=budget_minutes,
         wall_time_s=round(time.perf_counter() - started, 3), package_versions=_versions(), cache_key=key,
     )
     if not should_cancel():
