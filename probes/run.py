@@ -191,7 +191,7 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
     meter = PeakMemory(device)
     config = {"method": spec.method, "learning_rate": spec.learning_rate, "batch_size": batch_size, "n_steps": spec.n_steps,
               "data_fraction": spec.data_fraction, "head_learning_rate": settings.head_learning_rate,
-              "optimizer": "AdamW", "schedule": f"linear decay, {settings.warmup_fraction:.0%} warmup",
+              "optimizer": "AdamW", "schedule": f"{settings.schedule.get(spec.method, 'linear')} after {settings.warmup_fraction:.0%} warmup",
               "max_grad_norm": settings.max_grad_norm, "seed": spec.seed}
     if spec.method == "prompt_tuning":
         config["num_virtual_tokens"] = settings.virtual_tokens[base.task_kind]
@@ -208,8 +208,9 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
                             for g in groups]
             optimizer = torch.optim.AdamW(param_groups, weight_decay=0.0)
             warmup = max(1, round(settings.warmup_fraction * spec.n_steps))
-            schedule = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda step: min((step + 1) / warmup, max(0.0, (spec.n_steps - step) / max(spec.n_steps - warmup, 1))))
+            decays = settings.schedule.get(spec.method, "linear") == "linear"
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(
+                (step + 1) / warmup, max(0.0, (spec.n_steps - step) / max(spec.n_steps - warmup, 1)) if decays else 1.0))
             model, optimizer = accelerator.prepare(model, optimizer)
             model.train()
             eval_steps = {max(1, round(spec.n_steps * k / spec.n_eval_points)) for k in range(1, spec.n_eval_points + 1)}

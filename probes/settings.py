@@ -4,6 +4,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import yaml
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from knowledge import KNOWLEDGE_DIR
@@ -15,6 +17,7 @@ class ProbeSettings(BaseModel):
     head_learning_rate: float
     warmup_fraction: float
     max_grad_norm: float
+    schedule: dict[str, Literal["constant", "linear"]]
     lr_tie_standard_errors: float
     virtual_tokens: dict[str, int]
     lora: dict[str, float]
