@@ -147,12 +147,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    import subprocess
+    """Replace this process with `streamlit run` (signals and exit codes then belong to streamlit)."""
+    import os
 
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                            "--client.toolbarMode", "minimal", "--browser.gatherUsageStats", "false",
-                            "--server.fileWatcherType", "none", *args.streamlit_args])
+    local_only = [] if any(a.startswith("--server.address") for a in args.streamlit_args) else ["--server.address", "127.0.0.1"]
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--client.toolbarMode", "minimal",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *local_only, *args.streamlit_args]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,14 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
         outputs(p)
         p.set_defaults(func=cmd_probe if name == "probe" else cmd_demo)
 
-    app = sub.add_parser("app", help="open the Streamlit questionnaire")
-    app.add_argument("streamlit_args", nargs="*")
+    app = sub.add_parser("app", help="open the Streamlit questionnaire (further arguments go to streamlit run)")
+    app.add_argument("streamlit_args", nargs="*", help="e.g. --server.port 8600")
     app.set_defaults(func=cmd_app)
     return parser
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["app"] and not {"-h", "--help"} & set(argv[1:]):
+        # everything after 'app' goes to streamlit unchanged, e.g. --server.port 8600
+        return cmd_app(argparse.Namespace(command="app", streamlit_args=argv[1:]))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

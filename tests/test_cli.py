@@ -76,3 +76,28 @@ def test_probe_command_on_a_real_file_and_tiny_model(tmp_path):
     wrong = run_cli("probe", "--data", str(data), "--text-column", "text", "--model", str(model))
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert "'text' is not a column" in wrong.stderr and "['body', 'tag']" in wrong.stderr
+
+
+def test_app_command_serves_the_ui_on_localhost():
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "advisor.cli", "app", "--server.port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(80):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the app did not start")
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    assert f"127.0.0.1:{port}" in output or "localhost" in output.lower() or "Local URL" in output
