@@ -1,7 +1,6 @@
 """Tuning Advisor questionnaire. Thin: widgets -> answers -> advisor.advise(); probes run through probes.job."""
 from __future__ import annotations
 
-import json
 
 import streamlit as st
 

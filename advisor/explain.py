@@ -83,7 +83,7 @@ def render_markdown(report: "AdvisorReport") -> str:
     rec = report.recommendation
     s = report.situation
     lines = [
-        f"# Tuning Advisor report",
+        "# Tuning Advisor report",
         "",
         f"**Recommendation: {rec.method_name} (`{rec.method}`)**, confidence {rec.confidence:.0%}, based on {rec.evidence_basis}.",
         "",
