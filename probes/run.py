@@ -32,9 +32,6 @@ class EncodedData:
     padding_side: str
     label_names: list[str] = field(default_factory=list)
 
-    def n_tokens(self, indices: list[int]) -> int:
-        return sum(len(self.input_ids[i]) for i in indices)
-
 
 def encode_dataset(dataset, tokenizer, max_length: int) -> EncodedData:
     """Tokenise once per suite (not per trial)."""
@@ -211,6 +208,7 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
             decays = settings.schedule.get(spec.method, "linear") == "linear"
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(
                 (step + 1) / warmup, max(0.0, (spec.n_steps - step) / max(spec.n_steps - warmup, 1)) if decays else 1.0))
+            trainable_list = [p for g in param_groups for p in g["params"]]
             model, optimizer = accelerator.prepare(model, optimizer)
             model.train()
             eval_steps = {max(1, round(spec.n_steps * k / spec.n_eval_points)) for k in range(1, spec.n_eval_points + 1)}
@@ -225,7 +223,7 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
                     run.step += 1
                     run.report_loss(float(loss.detach()), settings)
                     accelerator.backward(loss)
-                    accelerator.clip_grad_norm_([p for g in param_groups for p in g["params"]], settings.max_grad_norm)
+                    accelerator.clip_grad_norm_(trainable_list, settings.max_grad_norm)
                     optimizer.step()
                     schedule.step()
                     optimizer.zero_grad(set_to_none=True)

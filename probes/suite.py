@@ -86,6 +86,12 @@ def _frozen_features(base, data, indices, batch_size: int, device: str):
     return np.concatenate(rows)
 
 
+def _unit_rows(matrix):
+    import numpy as np
+
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+
+
 def _frozen_trials(base, data, split, batch_size: int, device: str) -> list[TrialResult]:
     """Two references with the language model untouched:
     - frozen_baseline (no training at all): classification by similarity of each text's embedding to the embedding
@@ -120,9 +126,7 @@ def _frozen_trials(base, data, split, batch_size: int, device: str) -> list[Tria
                         names = base.tokenizer(data.label_names, add_special_tokens=True)["input_ids"]
                         label_data = EncodedData("classification", names, list(range(len(names))), data.pad_token_id, data.padding_side)
                         label_vectors = _frozen_features(base, label_data, list(range(len(names))), batch_size, device)
-                        def unit(x):
-                            return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
-                        predicted = (unit(cache["eval"]) @ unit(label_vectors).T).argmax(1)
+                        predicted = (_unit_rows(cache["eval"]) @ _unit_rows(label_vectors).T).argmax(1)
                         config = {"baseline": "zero-shot: cosine similarity of mean-pooled text and label-name embeddings"}
                     else:
                         from sklearn.linear_model import LogisticRegression
@@ -227,6 +231,12 @@ def run_suite(
 
     split = split_dataset(dataset, settings.eval_fraction, settings.eval_min_examples, settings.eval_max_examples,
                           settings.min_train_examples, seed)
+    # Look the cache up before loading the model: a repeated question costs neither a model load nor training.
+    key = cache_key({"data": _data_hash(dataset), "model": model, "gguf_file": gguf_file, "settings": settings.model_dump(),
+                     "budget": budget_minutes, "methods": methods, "seed": seed, "versions": _versions(), "device": device})
+    cached = load_cached(cache_dir, key)
+    if cached is not None and not save_best_adapter:
+        return cached
     base = load_base_model(model, dataset.task_kind, max(len(dataset.label_names), 2), gguf_file, trust_remote_code)
     data = encode_dataset(dataset, base.tokenizer, settings.max_length_tokens)
     profile = _profile(dataset, data, split)
@@ -235,11 +245,6 @@ def run_suite(
         methods = ["prompt_tuning", "lora"]
         if base.n_params / 1e9 <= settings.full_finetune_max_params_b["cuda" if device == "cuda" else "cpu"]:
             methods.append("full_finetune")
-    key = cache_key({"data": _data_hash(dataset), "model": base.name, "settings": settings.model_dump(), "budget": budget_minutes,
-                     "methods": methods, "seed": seed, "versions": _versions(), "device": device})
-    cached = load_cached(cache_dir, key)
-    if cached is not None and not save_best_adapter:
-        return cached
 
     accelerator = Accelerator(cpu=device == "cpu")
     reporter = _Progress(progress)
