@@ -92,8 +92,15 @@ def trainable_params(method: str, situation: Situation, shape: ModelShapeEstimat
         return 0
     if method == "full_finetune":
         return total
-    if method in ("lora", "qlora"):
+    if method in ("lora", "qlora", "rslora"):
         return _lora_params(shape, spec.lora_rank, kb)
+    if method == "dora":  # LoRA plus one magnitude per output feature of every adapted linear layer
+        outputs = kb.costs.lora_attention_projections * shape.hidden + kb.costs.lora_mlp_projections * shape.intermediate
+        return _lora_params(shape, spec.lora_rank, kb) + outputs * shape.layers
+    if method == "ia3":  # one scaling vector each on keys, values and the feed-forward activations
+        return shape.layers * (2 * shape.hidden + shape.intermediate)
+    if method == "linear_probe":  # a linear head over pooled features (per class; a handful of classes)
+        return shape.hidden
     if method == "prompt_tuning":
         return spec.virtual_tokens * shape.hidden
     if method == "prefix_tuning":

@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor.errors import KnowledgeBaseError
-from advisor.situation import Situation
+from advisor.situation import Situation, TaskType
+from knowledge.method import Method, MethodFamily
 
 Grade = Literal["peer-reviewed", "vendor-guidance", "rule-of-thumb"]
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
@@ -59,7 +60,9 @@ AnyOf.model_rebuild()
 class Effect(BaseModel):
     model_config = _FROZEN
     favor: dict[str, float] = Field(default_factory=dict, description="Score change per method id (before grade weighting).")
-    infeasible: list[str] = Field(default_factory=list, description="Methods this rule rules out.")
+    infeasible: list[str] = Field(default_factory=list, description="Methods this rule rules out (after loading: with the selector's matches).")
+    infeasible_methods_with: dict[str, Any] = Field(default_factory=dict, description="Rule out every method whose methods.yaml entry has these values, e.g. {needs_weights: true}.")
+    except_methods: list[str] = Field(default_factory=list, description="Methods the selector leaves feasible.")
     caveat: bool = Field(default=False, description="The rule's rationale is shown as a caveat.")
 
 
@@ -84,7 +87,8 @@ class Rule(BaseModel):
 
 class MethodSpec(BaseModel):
     model_config = _FROZEN
-    id: str
+    id: Method
+    family: MethodFamily
     name: str
     summary: str
     prior_score: float
@@ -97,6 +101,7 @@ class MethodSpec(BaseModel):
     in_context_examples: int = 0
     virtual_tokens: int = 0
     lora_rank: int = 0
+    task_types: list[str] = Field(default_factory=list, description="The only task types the method can serve (empty: all).")
     prior_sources: list[str]
 
 
@@ -246,8 +251,22 @@ def _check_rule(rule: Rule, kb_sources: dict[str, Source], methods: dict[str, Me
     for method_id in [*rule.effect.favor, *rule.effect.infeasible]:
         if method_id not in methods:
             raise KnowledgeBaseError(f"{where} rule {rule.id!r} names unknown method {method_id!r}{_suggest(method_id, methods)}")
-    if not (rule.effect.favor or rule.effect.infeasible or rule.effect.caveat):
+    for key in rule.effect.infeasible_methods_with:
+        if key not in MethodSpec.model_fields:
+            raise KnowledgeBaseError(f"{where} rule {rule.id!r}: infeasible_methods_with names unknown method property {key!r}{_suggest(key, MethodSpec.model_fields)}")
+    if not (rule.effect.favor or rule.effect.infeasible or rule.effect.infeasible_methods_with or rule.effect.caveat):
         raise KnowledgeBaseError(f"{where} rule {rule.id!r} has an empty effect: give favor, infeasible or caveat")
+
+
+def _expand_selector(rule: Rule, methods: dict[str, MethodSpec]) -> Rule:
+    """Resolve ``infeasible_methods_with`` against methods.yaml, so a new method is covered without editing rules."""
+    selector = rule.effect.infeasible_methods_with
+    if not selector:
+        return rule
+    matched = [m for m, spec in methods.items()
+               if all(getattr(spec, k) == v for k, v in selector.items()) and m not in rule.effect.except_methods]
+    infeasible = list(dict.fromkeys([*rule.effect.infeasible, *matched]))
+    return rule.model_copy(update={"effect": rule.effect.model_copy(update={"infeasible": infeasible})})
 
 
 def _hash_files(paths: list[Path]) -> str:
@@ -280,7 +299,13 @@ def load_knowledge(directory: str | Path | None = None) -> KnowledgeBase:
         for source_id in method.prior_sources:
             if source_id not in sources:
                 raise KnowledgeBaseError(f"{methods_path} method {method.id!r} cites unknown source {source_id!r}{_suggest(source_id, sources)}")
-        methods[method.id] = method
+        for task_type in method.task_types:
+            if task_type not in {t.value for t in TaskType}:
+                raise KnowledgeBaseError(f"{methods_path} method {method.id.value!r}: unknown task type {task_type!r}")
+        methods[method.id.value] = method
+    missing_methods = {m.value for m in Method} - set(methods)
+    if missing_methods:
+        raise KnowledgeBaseError(f"{methods_path}: no entry for methods {sorted(missing_methods)} of the Method enum")
     for method in methods.values():
         if method.same_evidence_as and method.same_evidence_as not in methods:
             raise KnowledgeBaseError(f"{methods_path} method {method.id!r}: same_evidence_as names unknown method {method.same_evidence_as!r}")
@@ -298,7 +323,7 @@ def load_knowledge(directory: str | Path | None = None) -> KnowledgeBase:
                 raise KnowledgeBaseError(f"{path}: rule id {rule.id!r} is already defined in {seen[rule.id]}")
             seen[rule.id] = path.name
             _check_rule(rule, sources, methods, str(path))
-            rules.append(rule)
+            rules.append(_expand_selector(rule, methods))
     for rule in rules:
         for other in [*rule.contradicts, *rule.contradicted_by]:
             if other not in seen:

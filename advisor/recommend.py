@@ -64,6 +64,8 @@ def _score_rows(
     for order, (method, spec) in enumerate(kb.methods.items()):
         contributions = _rule_contributions(method, outcomes, kb)
         reasons = [f"rule {o.rule_id}" for o in outcomes if method in o.infeasible]
+        if spec.task_types and situation.task_type.value not in spec.task_types:
+            reasons.append(f"serves only {', '.join(spec.task_types)} tasks, not {situation.task_type.value}")
         if situation.n_labeled_examples < spec.min_examples:
             reasons.append(f"needs at least {spec.min_examples} labelled example(s)")
         if not costs[method].feasible and costs[method].infeasible_reason:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from advisor.errors import ProbeError
+from knowledge.errors import ProbeError
 
 TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "input", "review", "tweet", "document")
 LABEL_COLUMN_GUESSES = ("label", "labels", "sentiment", "class", "category", "target", "intent")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from advisor.errors import ProbeError
+from knowledge.errors import ProbeError
 
 
 def _package_dir(module: str, pip_name: str) -> Path:

@@ -38,7 +38,7 @@ class ProbeJob:
             self.trials_done.append(f"{trial.trial_id}: {trial.status.value}{metric} {trial.message}".strip())
 
     def _run(self) -> None:
-        from advisor.errors import AdvisorError
+        from knowledge.errors import AdvisorError
         from probes.suite import run_suite
 
         try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from advisor.errors import ProbeError
+from knowledge.errors import ProbeError
 
 ENCODER_MODEL_TYPES = {"bert", "roberta", "distilbert", "deberta", "deberta-v2", "electra", "albert",
                        "xlm-roberta", "mpnet", "modernbert", "camembert"}

@@ -10,7 +10,7 @@ import time
 from importlib import metadata
 from typing import Any, Callable, Optional, Union
 
-from advisor.errors import ProbeError
+from knowledge.errors import ProbeError
 from probes.data import ProbeDataset, load_dataset, split_dataset
 from probes.result import CurvePoint, DataProfile, ProbeStatus, SuiteResult, TrialResult
 from probes.settings import ProbeSettings, probe_settings

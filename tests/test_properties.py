@@ -2,6 +2,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from knowledge import Method
 from advisor import AdvisorReport, Situation, advise
 from advisor.situation import ChangeCadence, Level, ModelAccess, Priority, TaskType, UpdateFrequency
 
@@ -38,8 +39,7 @@ def test_any_valid_situation_gives_a_deterministic_round_tripping_report(situati
     assert AdvisorReport.model_validate_json(first.model_dump_json()) == first
     assert 0 <= first.recommendation.confidence <= 1
     assert first.recommendation.ranked[0].feasible, first.recommendation.ranked[0]
-    assert {m.method for m in first.recommendation.ranked} == {
-        "zero_shot", "few_shot", "prompt_tuning", "prefix_tuning", "lora", "qlora", "full_finetune", "hybrid"}
+    assert {m.method for m in first.recommendation.ranked} == {m.value for m in Method}
 
 
 @given(situations(), st.sampled_from([8, 16, 24, 48, 80, 141, 500]))
