@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from advisor import AdvisorError, advise
+from advisor.api import to_markdown
 from advisor.knowledge import default_knowledge
 from advisor.questionnaire import answers_to_situation, default_answers, questions
 
@@ -232,5 +233,5 @@ st.divider()
 download_json, download_md = st.columns(2)
 download_json.download_button("Download JSON report", report.model_dump_json(indent=2), file_name="tuning-advisor-report.json",
                               mime="application/json", key="download_json", width="stretch")
-download_md.download_button("Download Markdown report", report.to_markdown(), file_name="tuning-advisor-report.md",
+download_md.download_button("Download Markdown report", to_markdown(report), file_name="tuning-advisor-report.md",
                             mime="text/markdown", key="download_md", width="stretch")

@@ -2,15 +2,17 @@
 
 ``import advisor`` is light (no torch); probes load only when asked for.
 """
-__version__ = "0.1.0"
+from knowledge.provenance import advisor_version as _advisor_version
 
-from advisor.api import advise  # noqa: E402
+__version__ = _advisor_version()
+
+from advisor.api import advise, to_markdown  # noqa: E402
 from advisor.errors import AdvisorError, KnowledgeBaseError, ProbeError, SituationError  # noqa: E402
 from advisor.knowledge import KnowledgeBase, load_knowledge  # noqa: E402
 from advisor.report import REPORT_SCHEMA_VERSION, AdvisorReport  # noqa: E402
 from advisor.situation import Situation, load_situation, make_situation  # noqa: E402
 
 __all__ = [
-    "advise", "Situation", "AdvisorReport", "make_situation", "load_situation", "load_knowledge",
+    "advise", "to_markdown", "Situation", "AdvisorReport", "make_situation", "load_situation", "load_knowledge",
     "KnowledgeBase", "AdvisorError", "SituationError", "KnowledgeBaseError", "ProbeError", "REPORT_SCHEMA_VERSION",
 ]

@@ -65,11 +65,13 @@ def situation_from_args(args: argparse.Namespace, base: Optional[dict[str, Any]]
 
 
 def _write_outputs(report, args: argparse.Namespace) -> None:
+    from advisor.api import to_markdown
+
     if args.json:
         Path(args.json).write_text(report.model_dump_json(indent=2), encoding="utf-8")
         print(f"JSON report written to {args.json}", file=sys.stderr)
     if args.markdown:
-        Path(args.markdown).write_text(report.to_markdown(), encoding="utf-8")
+        Path(args.markdown).write_text(to_markdown(report), encoding="utf-8")
         print(f"Markdown report written to {args.markdown}", file=sys.stderr)
 
 

@@ -1,9 +1,6 @@
 """The report: a versioned, round-trippable pydantic model with provenance."""
 from __future__ import annotations
 
-import platform
-from functools import lru_cache
-from importlib import metadata
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,9 +9,11 @@ from advisor.fusion import ProbeEvidence
 from advisor.recommend import Counterfactual, MethodScore
 from advisor.rules import RuleOutcome
 from advisor.situation import Situation
+from knowledge.models import Source
+from knowledge.provenance import advisor_version, package_versions
 
 # Bump on any change to the JSON schema (tests/test_schema.py compares against schema/report.schema.json).
-REPORT_SCHEMA_VERSION = "1.0.0"
+REPORT_SCHEMA_VERSION = "2.0.0"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -26,16 +25,6 @@ class Reason(BaseModel):
     grade: str
     source_ids: list[str]
     text: str
-
-
-class SourceRef(BaseModel):
-    model_config = _FROZEN
-    id: str
-    title: str
-    authors: str
-    year: int
-    url: Optional[str]
-    grade: str
 
 
 class Conflict(BaseModel):
@@ -78,31 +67,13 @@ class AdvisorReport(BaseModel):
     recommendation: Recommendation
     conflicts: list[Conflict]
     rule_trace: list[RuleOutcome]
-    sources: list[SourceRef]
+    sources: list[Source]
     probe_evidence: Optional[ProbeEvidence] = None
     provenance: Provenance
 
-    def to_markdown(self) -> str:
-        from advisor.explain import render_markdown
-
-        return render_markdown(self)
-
-
-def _version(package: str) -> Optional[str]:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-@lru_cache(maxsize=1)
-def _package_versions() -> tuple[tuple[str, str], ...]:
-    return tuple((name, v) for name in ("pydantic", "pyyaml", "torch", "transformers", "peft") if (v := _version(name)))
-
 
 def make_provenance(knowledge_hash: str, device: Optional[str] = None) -> Provenance:
-    from advisor import __version__
-
-    packages = dict(_package_versions())
-    return Provenance(advisor_version=__version__, knowledge_hash=knowledge_hash,
-                      python_version=platform.python_version(), package_versions=packages, device=device)
+    versions = package_versions()
+    return Provenance(advisor_version=advisor_version(), knowledge_hash=knowledge_hash,
+                      python_version=versions["python"],
+                      package_versions={k: v for k, v in versions.items() if k not in ("python", "tuning-advisor")}, device=device)

@@ -2,6 +2,7 @@
 import pytest
 
 from advisor import advise
+from advisor.api import to_markdown
 
 from factories import make_situation
 
@@ -34,7 +35,7 @@ SCENARIOS = [
 @pytest.mark.parametrize("description,overrides,acceptable", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_published_scenarios(description, overrides, acceptable):
     report = advise(make_situation(**overrides))
-    assert report.recommendation.method in acceptable, report.to_markdown()
+    assert report.recommendation.method in acceptable, to_markdown(report)
 
 
 def test_nothing_trainable_fits_so_prompting_is_recommended():
@@ -74,6 +75,6 @@ def test_reasons_cite_sources_that_are_listed():
 
 
 def test_markdown_report_has_the_sections_a_reader_needs():
-    text = advise(make_situation(n_labeled_examples=300)).to_markdown()
+    text = to_markdown(advise(make_situation(n_labeled_examples=300)))
     for heading in ("## Ranked methods", "## Why", "## Where sources disagree", "## What would change the answer", "## Sources"):
         assert heading in text

@@ -1,0 +1,168 @@
+"""Typed models of the knowledge files (frozen pydantic): sources, rules, methods, costs, scoring.
+
+The loader (knowledge.loader) builds a KnowledgeBase from knowledge/*.yaml; every model forbids unknown fields.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge.method import Method, MethodFamily
+
+Grade = Literal["peer-reviewed", "vendor-guidance", "rule-of-thumb"]
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(BaseModel):
+    model_config = _FROZEN
+    id: str
+    title: str
+    authors: str
+    year: int
+    url: Optional[str]
+    grade: Grade
+
+
+class Clause(BaseModel):
+    model_config = _FROZEN
+    field: str
+    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"]
+    value: Any
+
+
+class AllOf(BaseModel):
+    model_config = _FROZEN
+    all: list["Condition"]
+
+
+class AnyOf(BaseModel):
+    model_config = _FROZEN
+    any: list["Condition"]
+
+
+Condition = Union[Clause, AllOf, AnyOf]
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+
+
+class Effect(BaseModel):
+    model_config = _FROZEN
+    favor: dict[str, float] = Field(default_factory=dict, description="Score change per method id (before grade weighting).")
+    infeasible: list[str] = Field(default_factory=list, description="Methods this rule rules out (after loading: with the selector's matches).")
+    infeasible_methods_with: dict[str, Any] = Field(default_factory=dict, description="Rule out every method whose methods.yaml entry has these values, e.g. {needs_weights: true}.")
+    except_methods: list[str] = Field(default_factory=list, description="Methods the selector leaves feasible.")
+    caveat: bool = Field(default=False, description="The rule's rationale is shown as a caveat.")
+
+
+class RuleCases(BaseModel):
+    model_config = _FROZEN
+    fires: list[dict[str, Any]] = Field(min_length=1)
+    does_not_fire: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Rule(BaseModel):
+    model_config = _FROZEN
+    id: str
+    when: Condition
+    effect: Effect
+    rationale: str
+    sources: list[str] = Field(min_length=1)
+    contradicts: list[str] = Field(default_factory=list)
+    contradicted_by: list[str] = Field(default_factory=list)
+    cases: RuleCases
+    file: str = ""
+
+
+class MethodSpec(BaseModel):
+    model_config = _FROZEN
+    id: Method
+    family: MethodFamily
+    name: str
+    summary: str
+    prior_score: float
+    needs_weights: bool
+    needs_training: bool
+    needs_cuda: bool = False
+    min_examples: int
+    same_evidence_as: Optional[str] = None
+    extra_tokens_per_request: int = 0
+    in_context_examples: int = 0
+    virtual_tokens: int = 0
+    lora_rank: int = 0
+    task_types: list[str] = Field(default_factory=list, description="The only task types the method can serve (empty: all).")
+    prior_sources: list[str]
+
+
+class ModelShape(BaseModel):
+    model_config = _FROZEN
+    params_b: float
+    hidden: int
+    layers: int
+    intermediate: int
+
+
+class CostConstants(BaseModel):
+    model_config = _FROZEN
+    bytes_per_param: dict[str, float]
+    trainable_bytes_per_param: float
+    activation_bytes_per_token_per_hidden: float
+    checkpointed_activation_bytes_per_token_per_hidden: float
+    fixed_overhead_gib: float
+    usable_memory_fraction: float
+    feasibility_micro_batch: int
+    full_finetune_flops_per_param_token: float
+    frozen_base_flops_per_param_token: float
+    reference_gpu_peak_tflops: float
+    reference_model_flops_utilisation: float
+    cpu_effective_tflops: float
+    cpu_training_max_params_b: float
+    default_epochs: int
+    model_shapes: list[ModelShape]
+    lora_attention_projections: int
+    lora_mlp_projections: int
+    gpu_peak_bf16_tflops: dict[str, float] = Field(default_factory=dict)
+
+
+class Scoring(BaseModel):
+    model_config = _FROZEN
+    softmax_temperature: float = Field(gt=0)
+    probe_weight: float
+    probe_scale: float = Field(gt=0)
+    probe_tie_margin: float = Field(ge=0)
+    counterfactual_grid: dict[str, list[float]]
+
+
+class KnowledgeBase(BaseModel):
+    model_config = _FROZEN
+    sources: dict[str, Source]
+    grade_weights: dict[str, float]
+    methods: dict[str, MethodSpec]
+    rules: list[Rule]
+    costs: CostConstants
+    scoring: Scoring
+    case_base: dict[str, Any]
+    recipes: dict[str, dict[str, Any]]
+    probe_settings: dict[str, Any] = Field(default_factory=dict, description="knowledge/probes.yaml, validated by probes.settings.ProbeSettings.")
+    content_hash: str = Field(description="Hash of every YAML file under knowledge/, probe settings included.")
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    @cached_property
+    def _rule_grades(self) -> dict[str, str]:
+        return {
+            rule.id: max((self.sources[s].grade for s in rule.sources), key=lambda g: self.grade_weights[g])
+            for rule in self.rules
+        }
+
+    def rule_grade_weight(self, rule: Rule) -> float:
+        """A rule counts as much as its best-graded source."""
+        return self.grade_weights[self._rule_grades[rule.id]]
+
+    def rule_grade(self, rule: Rule) -> str:
+        return self._rule_grades[rule.id]
