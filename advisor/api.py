@@ -79,17 +79,35 @@ def _cited_sources(reasons: list[Reason], conflicts: list[Conflict], method: str
     return [kb.sources[source_id] for source_id in sorted(cited)]
 
 
+def _evidence_group(method: str, kb: KnowledgeBase) -> str:
+    """Methods that share their evidence (LoRA and its variants) form one group."""
+    return kb.methods[method].same_evidence_as or method
+
+
+def _group_confidence(scored: ScoredSituation, kb: KnowledgeBase) -> tuple[float, list[str]]:
+    """The recommended method's share plus its evidence siblings' (variants within rerun noise of each other
+    are not competing answers), and the names of those siblings."""
+    group = _evidence_group(scored.top.method, kb)
+    members = [m for m in scored.ranked if m.feasible and _evidence_group(m.method, kb) == group]
+    return min(1.0, round(sum(m.probability for m in members), 6)), [m.name for m in members if m.method != scored.top.method]
+
+
 def _recommendation(situation: Situation, scored: ScoredSituation, rules_only: ScoredSituation, kb: KnowledgeBase,
                     evidence: "Optional[ProbeEvidence]", reasons: list[Reason]) -> Recommendation:
     top = scored.top
     counterfactuals = [CounterfactualText(**cf.model_dump(), text=counterfactual_text(cf, kb))
                        for cf in find_counterfactuals(situation, kb, rules_only.top.method)
                        if cf.new_method != top.method]
+    confidence, siblings = _group_confidence(scored, kb)
+    caveats = build_caveats(scored, kb, evidence)
+    if siblings:
+        caveats.append(f"The confidence counts {top.name} together with {', '.join(siblings)}: they train the same kind "
+                       "of adapter and published comparisons find them within rerun noise of each other; a probe can separate them.")
     return Recommendation(
-        method=top.method, method_name=top.name, confidence=top.probability,
+        method=top.method, method_name=top.name, confidence=confidence,
         evidence_basis="rules+probes" if evidence is not None else "rules",
         ranked=scored.ranked, reasons=reasons, counterfactuals=counterfactuals,
-        caveats=build_caveats(scored, kb, evidence),
+        caveats=caveats,
         config={"method": top.method, **{k: v for k, v in kb.recipes[top.method].items() if k != "sources"}},
     )
 

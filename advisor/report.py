@@ -42,7 +42,7 @@ class Recommendation(BaseModel):
     model_config = _FROZEN
     method: str
     method_name: str
-    confidence: float = Field(ge=0, le=1, description="Softmax share of the recommended method among feasible methods.")
+    confidence: float = Field(ge=0, le=1, description="Softmax share among feasible methods of the recommended method together with the methods that share its evidence (e.g. LoRA and its variants).")
     evidence_basis: str = Field(description="'rules' or 'rules+probes'.")
     ranked: list[MethodScore]
     reasons: list[Reason]
