@@ -1,11 +1,13 @@
 """The user's situation: task, data, model, resources and requirements."""
 from __future__ import annotations
 
+import re
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from advisor.errors import SituationError
 
@@ -26,6 +28,12 @@ class ModelAccess(str, Enum):
     OPEN_WEIGHTS = "open_weights"
     API_FINETUNE = "api_finetune"
     API_ONLY = "api_only"
+
+
+class ModelArchitecture(str, Enum):
+    DECODER = "decoder"
+    ENCODER = "encoder"
+    ENCODER_DECODER = "encoder_decoder"
 
 
 class Level(str, Enum):
@@ -60,6 +68,7 @@ class Situation(BaseModel):
     task_type: TaskType = Field(description="What the model must do: classification, sequence_labeling, extraction, qa, summarization, translation, generation, instruction_following or code.")
     n_labeled_examples: int = Field(ge=0, le=1_000_000_000, description="How many labelled examples (input + desired output) you have for this task.")
     model_params_b: float = Field(gt=0, le=10_000, description="Size of the base model in billions of parameters (e.g. 0.135 for SmolLM2-135M, 7 for Llama-2-7B).")
+    model_architecture: ModelArchitecture = Field(default=ModelArchitecture.DECODER, description="decoder: a generative decoder-only LM (GPT, Llama, SmolLM); encoder: an encoder-only model (BERT, RoBERTa, MiniLM), which cannot follow instructions or learn from examples in its context; encoder_decoder: a sequence-to-sequence model (T5, BART).")
     model_access: ModelAccess = Field(default=ModelAccess.OPEN_WEIGHTS, description="open_weights: you can load the weights yourself; api_finetune: a vendor API with a fine-tuning endpoint; api_only: a vendor API you can only prompt.")
     model_name: Optional[str] = Field(default=None, description="Optional Hugging Face model id or local directory; its config (no weights) sharpens the cost estimates.")
     gpu_memory_gb: float = Field(default=24.0, ge=0, le=10_000, description="Memory of one GPU in GB (0 if you have no GPU).")
@@ -73,15 +82,44 @@ class Situation(BaseModel):
     base_model_updates: UpdateFrequency = Field(default=UpdateFrequency.RARELY, description="How often you expect to move to a new base-model version: rarely or often.")
     data_on_premises_only: bool = Field(default=False, description="Your data may not leave your own machines (privacy, contract or regulation).")
     needs_domain_knowledge: bool = Field(default=False, description="The task needs knowledge the base model lacks (new domain vocabulary or facts), not just a behaviour or format.")
+    continued_pretraining: bool = Field(default=False, description="The data is unlabelled domain text for continued pretraining (next-token prediction on documents; count documents as examples), not input/output pairs for supervised or instruction tuning.")
     compute_budget: Level = Field(default=Level.MEDIUM, description="Compute budget for adaptation: low, medium or high.")
     deadline_days: Optional[float] = Field(default=None, ge=0, description="Days until this must ship (leave empty if there is no hard deadline).")
     interpretability_required: bool = Field(default=False, description="Reviewers must be able to read and audit how the model is steered.")
     priority: Priority = Field(default=Priority.BALANCED, description="What to optimise when methods are close: balanced, quality, cost or latency.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _architecture_from_model_name(cls, data: Any) -> Any:
+        """A named model whose id says its family (bert, t5, ...) sets model_architecture when none is given."""
+        if isinstance(data, dict) and data.get("model_name") and "model_architecture" not in data:
+            inferred = architecture_from_model_name(str(data["model_name"]))
+            if inferred is not None:
+                return {**data, "model_architecture": inferred}
+        return data
+
     @classmethod
     def field_help(cls) -> dict[str, str]:
         """Help text for every field, for UIs and CLI --help (one source of truth)."""
         return {name: (info.description or "") for name, info in cls.model_fields.items()}
+
+
+@lru_cache(maxsize=1)
+def _architecture_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    import yaml
+
+    from knowledge import KNOWLEDGE_DIR
+
+    document = yaml.safe_load((KNOWLEDGE_DIR / "architectures.yaml").read_text(encoding="utf-8")) or {}
+    return tuple((item["architecture"], re.compile(item["regex"], re.IGNORECASE)) for item in document.get("patterns", []))
+
+
+def architecture_from_model_name(model_name: str) -> Optional[ModelArchitecture]:
+    """The architecture a model id names (knowledge/architectures.yaml), or None when the id does not say."""
+    for architecture, pattern in _architecture_patterns():
+        if pattern.search(model_name):
+            return ModelArchitecture(architecture)
+    return None
 
 
 def _format_validation_error(error: ValidationError, where: str) -> str:

@@ -29,7 +29,8 @@ def test_clear_winner_is_found_and_outweighs_rules():
     assert evidence.leader == "lora" and evidence.p_best["lora"] > 0.95 and evidence.conclusive
     assert evidence.contributions["lora"] > 0 > evidence.contributions["prompt_tuning"]
     assert evidence.contributions["qlora"] == evidence.contributions["lora"]  # siblings inherit the measurement
-    situation = make_situation(model_params_b=11, n_tasks=10, n_labeled_examples=5000)  # rules lean to prompt tuning
+    situation = make_situation(model_params_b=11, model_architecture="encoder_decoder", n_tasks=10,
+                               n_labeled_examples=5000)  # T5-XXL-like: rules lean to prompt tuning (Lester et al.)
     assert advise(situation).recommendation.method == "prompt_tuning"
     report = advise(situation, probe_results=suite)
     assert report.recommendation.method == "lora" and report.recommendation.evidence_basis == "rules+probes"
