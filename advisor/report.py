@@ -13,7 +13,7 @@ from knowledge.models import Source
 from knowledge.provenance import advisor_version, package_versions
 
 # Bump on any change to the JSON schema (tests/test_schema.py compares against schema/report.schema.json).
-REPORT_SCHEMA_VERSION = "2.0.0"
+REPORT_SCHEMA_VERSION = "2.1.0"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
