@@ -101,12 +101,33 @@ class ModelShape(BaseModel):
     hidden: int
     layers: int
     intermediate: int
+    kv_hidden: Optional[int] = Field(default=None, description="Width of the key/value projections (grouped-query attention); None: = hidden.")
+    vocab: int = Field(default=0, ge=0, description="Vocabulary size (0: unknown, costs.yaml default_vocab is used).")
+
+
+class OptimizerBytes(BaseModel):
+    """GPU bytes per trainable parameter that an optimizer setting keeps: the trained weights, their gradients, its state."""
+
+    model_config = _FROZEN
+    weight: float
+    gradient: float
+    state: float
+    needs_cuda: bool = False
+
+
+class FeasibilityFallback(BaseModel):
+    """One change to a recipe's training assumptions, tried in order when the recipe does not fit."""
+
+    model_config = _FROZEN
+    label: str
+    change: dict[str, Any]
+    makes_feasible: bool = Field(description="False: only named in the reason as what would make it fit (e.g. CPU offload, far slower).")
 
 
 class CostConstants(BaseModel):
     model_config = _FROZEN
     bytes_per_param: dict[str, float]
-    trainable_bytes_per_param: float
+    optimizers: dict[str, OptimizerBytes]
     activation_bytes_per_token_per_hidden: float
     checkpointed_activation_bytes_per_token_per_hidden: float
     fixed_overhead_gib: float
@@ -120,8 +141,12 @@ class CostConstants(BaseModel):
     cpu_training_max_params_b: float
     default_epochs: int
     model_shapes: list[ModelShape]
-    lora_attention_projections: int
-    lora_mlp_projections: int
+    logits_bytes_per_token_per_vocab: float
+    default_vocab: int
+    dora_saved_bytes_per_output_feature: float
+    method_time_factors: dict[str, float] = Field(default_factory=dict)
+    gpu_memory_unit_bytes: float
+    feasibility_fallbacks: list[FeasibilityFallback]
     gpu_peak_bf16_tflops: dict[str, float] = Field(default_factory=dict)
 
 
