@@ -7,9 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from advisor.errors import SituationError
+from knowledge.userfiles import short
 
 
 class TaskType(str, Enum):
@@ -63,7 +64,8 @@ class Priority(str, Enum):
 class Situation(BaseModel):
     """Everything the advisor needs to know about one adaptation decision."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    # allow_inf_nan=False: NaN or infinity in any float field is an error (JSON cannot carry them; inf became null)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
 
     task_type: TaskType = Field(description="What the model must do: classification, sequence_labeling, extraction, qa, summarization, translation, generation, instruction_following or code.")
     n_labeled_examples: int = Field(ge=0, le=1_000_000_000, description="How many labelled examples (input + desired output) you have for this task.")
@@ -98,6 +100,19 @@ class Situation(BaseModel):
                 return {**data, "model_architecture": inferred}
         return data
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_must_be_encodable(cls, value: Any) -> Any:
+        """Strings must be valid Unicode (a lone surrogate, e.g. from undecodable command-line bytes, cannot be
+        written to a UTF-8 JSON report)."""
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(f"must be valid UTF-8 text; character {error.start} is an undecodable byte or a lone "
+                                 f"surrogate ({short(value[error.start:error.end])})") from None
+        return value
+
     @classmethod
     def field_help(cls) -> dict[str, str]:
         """Help text for every field, for UIs and CLI --help (one source of truth)."""
@@ -130,22 +145,22 @@ def _format_validation_error(error: ValidationError, where: str) -> str:
         if item["type"] == "extra_forbidden":
             from difflib import get_close_matches
 
-            close = get_close_matches(field, list(Situation.model_fields), n=1)
+            close = get_close_matches(field, list(Situation.model_fields), n=1) if len(field) <= 100 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            lines.append(f"unknown field {field!r}{hint}")
+            lines.append(f"unknown field {short(field)}{hint} (value {short(given)})")
             continue
         if item["type"] == "missing":
             lines.append(f"field {field!r} is required: {Situation.model_fields[field].description}")
             continue
         allowed = item["msg"]
-        lines.append(f"field {field!r}: {allowed}. Got {given!r} instead.")
+        lines.append(f"field {field!r}: {allowed}. Got {short(given)} instead.")
     return f"Invalid situation ({where}):\n  - " + "\n  - ".join(lines)
 
 
 def make_situation(values: dict[str, Any], where: str = "input") -> Situation:
     """Validate a plain dict into a Situation, raising SituationError with a readable message."""
     if not isinstance(values, dict):
-        raise SituationError(f"Invalid situation ({where}): expected a mapping of field names to values, got {type(values).__name__}.")
+        raise SituationError(f"Invalid situation ({where}): expected a mapping of field names to values, got {type(values).__name__} {short(values)}.")
     try:
         return Situation.model_validate(values)
     except ValidationError as error:
@@ -153,14 +168,11 @@ def make_situation(values: dict[str, Any], where: str = "input") -> Situation:
 
 
 def load_situation(path: str | Path) -> Situation:
-    """Read a situation from a YAML or JSON file."""
-    import yaml
+    """Read a situation from a YAML or JSON file (size, alias and depth limits from knowledge/limits.yaml)."""
+    from knowledge.limits import input_limits
+    from knowledge.userfiles import decode_user_text, parse_user_yaml, read_user_bytes
 
-    path = Path(path)
-    if not path.is_file():
-        raise SituationError(f"Situation file {str(path)!r} does not exist.")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise SituationError(f"Situation file {str(path)!r} is not valid YAML/JSON: {error}") from None
+    what = f"Situation file {short(str(path))}"
+    data = read_user_bytes(path, "Situation file", input_limits().situation_file_max_bytes, SituationError)
+    values = parse_user_yaml(decode_user_text(data, what, SituationError), what, SituationError)
     return make_situation(values, where=str(path))
