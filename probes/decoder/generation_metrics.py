@@ -39,6 +39,14 @@ class GenerationScores:
         finite = [v for v in values if math.isfinite(v)]
         return sum(finite) / len(finite) if finite else float("nan")
 
+    def to_result(self, n_samples: int = 3):
+        """The frozen record a TrialResult carries (probes.result.GenerationMetrics)."""
+        from probes.result import GenerationMetrics
+
+        return GenerationMetrics(example_ids=self.example_ids, exact_match=self.exact_match, rouge_l=self.rouge_l,
+                                 completion_loss=[round(v, 5) for v in self.completion_loss], max_new_tokens=self.max_new_tokens,
+                                 samples=self.generations[:n_samples])
+
     def summary(self) -> dict[str, float]:
         return {"exact_match": self._mean(self.exact_match), "rouge_l": self._mean(self.rouge_l),
                 "completion_loss": self._mean(self.completion_loss), "n_examples": float(len(self.example_ids))}
@@ -118,12 +126,17 @@ def generation_scores(model: Any, tokenizer: Any, prompts: Sequence[str], refere
 
 class GenerationEvaluator:
     """Callable like ``probes.run.evaluate`` (returns its next-token accuracy and loss) that also scores greedy
-    generations of the same model; the latest call's per-example scores are in ``last``."""
+    generations of the same model; the latest scored call's per-example scores are in ``last``.
+
+    ``generate_on_calls``: which calls (1-based) generate, e.g. {n_eval_points} for only the end of a trial (greedy
+    decoding costs far more than a teacher-forced pass); None generates on every call.
+    """
 
     def __init__(self, tokenizer: Any, prompts: Sequence[str], references: Sequence[str], settings: GenerationSettings,
-                 max_prompt_tokens: int):
+                 max_prompt_tokens: int, generate_on_calls: Optional[set[int]] = None):
         self.tokenizer, self.prompts, self.references = tokenizer, list(prompts), list(references)
         self.settings, self.max_prompt_tokens = settings, max_prompt_tokens
+        self.generate_on_calls, self.calls = generate_on_calls, 0
         self.last: Optional[GenerationScores] = None
 
     def score(self, model: Any, indices: Sequence[int], device: str) -> GenerationScores:
@@ -135,5 +148,7 @@ class GenerationEvaluator:
         from probes.run import evaluate
 
         metric, loss = evaluate(model, data, indices, batch_size, device)
-        self.score(model, indices, device)
+        self.calls += 1
+        if self.generate_on_calls is None or self.calls in self.generate_on_calls:
+            self.score(model, indices, device)
         return metric, loss
