@@ -123,7 +123,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
                            max_examples=args.max_examples)
     suite = run_suite(dataset, model=args.model, gguf_file=args.gguf_file, budget_minutes=args.budget_minutes,
                       trust_remote_code=args.trust_remote_code, cache_dir=args.cache_dir, progress=True,
-                      save_best_adapter=args.save_adapter)
+                      save_best_adapter=args.save_adapter,
+                      latency_sensitive=bool(getattr(args, "field_latency_sensitive", None)))  # fewer few-shot demonstrations
     if args.suite_json:
         Path(args.suite_json).write_text(suite.model_dump_json(indent=2), encoding="utf-8")
     from advisor.api import situation_fields_from_probe

@@ -24,7 +24,7 @@ def build_trial_model(base: LoadedModel, method: str, settings: ProbeSettings, l
     from peft import LoraConfig, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 
     model = base.fresh_copy()
-    task_type = TaskType.SEQ_CLS if base.task_kind == "classification" else TaskType.CAUSAL_LM
+    task_type = TaskType.SEQ_CLS if base.task_kind == "classification" and not base.lm_head else TaskType.CAUSAL_LM
     if method == "full_finetune":
         for p in model.parameters():
             p.requires_grad_(True)

@@ -24,6 +24,7 @@ class LoadedModel:
     n_params: int
     gguf_file: Optional[str]
     load_kwargs: dict
+    lm_head: bool = False  # classification scored through the LM head (label likelihood), not a new head
 
     def fresh_copy(self):
         """A trainable copy of the base for one trial; the pristine base is never modified."""
@@ -49,7 +50,8 @@ def _find_gguf(path: Path, gguf_file: Optional[str]) -> Optional[str]:
 
 
 def load_base_model(model: str, task_kind: str, n_labels: int, gguf_file: Optional[str] = None,
-                    trust_remote_code: bool = False) -> LoadedModel:
+                    trust_remote_code: bool = False, lm_head: bool = False) -> LoadedModel:
+    """``lm_head``: load a decoder as a causal LM for classification too (label likelihood, probes.decoder)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -79,7 +81,7 @@ def load_base_model(model: str, task_kind: str, n_labels: int, gguf_file: Option
         tokenizer.padding_side = "left"  # prompt tuning prepends virtual tokens; left padding keeps the last token real
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     try:
-        if task_kind == "classification":
+        if task_kind == "classification" and not (lm_head and not is_encoder):
             base = AutoModelForSequenceClassification.from_pretrained(location, num_labels=n_labels, dtype=dtype, **kwargs)
         else:
             base = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
@@ -93,4 +95,5 @@ def load_base_model(model: str, task_kind: str, n_labels: int, gguf_file: Option
     base.eval()
     n_params = sum(p.numel() for p in base.parameters())
     return LoadedModel(name=model + (f"::{gguf}" if gguf and gguf not in model else ""), model=base, tokenizer=tokenizer,
-                       is_encoder=is_encoder, task_kind=task_kind, n_params=n_params, gguf_file=gguf, load_kwargs=kwargs)
+                       is_encoder=is_encoder, task_kind=task_kind, n_params=n_params, gguf_file=gguf, load_kwargs=kwargs,
+                       lm_head=lm_head and not is_encoder)

@@ -28,6 +28,42 @@ class CurvePoint(BaseModel):
     wall_time_s: float
 
 
+class GenerationMetrics(BaseModel):
+    """Greedy generations of one probed model, scored per example (aligned with example_ids) for paired comparison:
+    exact match, ROUGE-L F1 and completion loss (mean NLL per reference token). See probes.decoder.generation_metrics."""
+
+    model_config = _FROZEN
+    example_ids: list[int]
+    exact_match: list[float]
+    rouge_l: list[float]
+    completion_loss: list[float]
+    max_new_tokens: list[int]
+    samples: list[str] = Field(default_factory=list, description="The first few generations, for reading.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_computed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("mean_exact_match", "mean_rouge_l", "mean_completion_loss")}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mean_exact_match(self) -> Optional[float]:
+        return round(sum(self.exact_match) / len(self.exact_match), 5) if self.exact_match else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mean_rouge_l(self) -> Optional[float]:
+        return round(sum(self.rouge_l) / len(self.rouge_l), 5) if self.rouge_l else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mean_completion_loss(self) -> Optional[float]:
+        finite = [v for v in self.completion_loss if v == v and abs(v) != float("inf")]
+        return round(sum(finite) / len(finite), 5) if finite else None
+
+
 class TrialResult(BaseModel):
     """One finished (or failed) training trial: one method, learning rate and data fraction."""
 
@@ -50,6 +86,7 @@ class TrialResult(BaseModel):
     total_params: int = 0
     adapter_size_mib: Optional[float] = None
     config: dict[str, Any] = Field(default_factory=dict)
+    generation: Optional[GenerationMetrics] = Field(default=None, description="Generation data: scored greedy generations.")
 
     @model_validator(mode="before")
     @classmethod
@@ -101,6 +138,9 @@ class SuiteResult(BaseModel):
     model: str
     device: str
     gpu_memory_gb: float = Field(default=0.0, description="Memory of the probe machine's first GPU in GB (0: CPU only).")
+    probed_model_params_b: float = Field(default=0.0, description="Parameters of the model the probes ran on, in billions. "
+                                         "When the user's target model differs, the evidence was measured on a proxy.")
+    model_architecture: str = Field(default="", description="'decoder' (causal LM) or 'encoder': the probed model's architecture.")
     data_profile: DataProfile
     trials: list[TrialResult]
     selected_learning_rates: dict[str, float] = Field(default_factory=dict)
@@ -118,7 +158,7 @@ class SuiteResult(BaseModel):
 
     def baseline(self) -> Optional[TrialResult]:
         """The no-training reference (zero-shot)."""
-        return next((t for t in self.trials if t.method == "frozen_baseline"), None)
+        return next((t for t in self.trials if t.method in ("zero_shot", "frozen_baseline")), None)
 
     def linear_probe(self) -> Optional[TrialResult]:
         """Logistic regression on frozen features (classification only)."""

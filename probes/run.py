@@ -174,12 +174,16 @@ def _is_oom(error: BaseException) -> bool:
 
 def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: ProbeSettings, device: str,
               batch_size: int, deadline: float, accelerator, should_cancel: Callable[[], bool] = lambda: False,
-              on_step: Callable[[str, int, int], None] = lambda *_: None, save_to: Optional[str] = None) -> TrialResult:
-    """Train one method for spec.n_steps and evaluate at evenly spaced points. Never raises (except Ctrl-C)."""
+              on_step: Callable[[str, int, int], None] = lambda *_: None, save_to: Optional[str] = None,
+              evaluate_fn: Optional[Callable] = None) -> TrialResult:
+    """Train one method for spec.n_steps and evaluate at evenly spaced points. Never raises (except Ctrl-C).
+
+    ``evaluate_fn`` (default ``evaluate``) scores the model: e.g. label likelihood for decoders (probes.decoder)."""
     import torch
 
     from probes.methods import adapter_size_mib, build_trial_model, save_adapter
 
+    evaluate_fn = evaluate_fn or evaluate
     run = ProbeRun(spec=spec, deadline=deadline, should_cancel=should_cancel, on_step=on_step)
     status, message = ProbeStatus.COMPLETE, ""
     trainable = total = 0
@@ -232,7 +236,7 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
                     run.tokens_seen += int(batch["attention_mask"].sum())
                     on_step(spec.trial_id, run.step, spec.n_steps)
                     if run.step in eval_steps:
-                        metric, eval_loss = evaluate(model, data, spec.eval_indices, batch_size, accelerator.device)
+                        metric, eval_loss = evaluate_fn(model, data, spec.eval_indices, batch_size, accelerator.device)
                         run.curve.append(CurvePoint(step=run.step, examples_seen=run.examples_seen, tokens_seen=run.tokens_seen,
                                                     train_loss=round(sum(running) / len(running), 5), eval_loss=round(eval_loss, 5),
                                                     eval_metric=round(metric, 5), wall_time_s=round(time.perf_counter() - run.started, 3)))
@@ -240,7 +244,7 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
             except ProbeStopped as stop:
                 status, message = ProbeStatus.STOPPED, str(stop)
                 if "time budget" in message and run.step and (not run.curve or run.curve[-1].step != run.step):
-                    metric, eval_loss = evaluate(model, data, spec.eval_indices, batch_size, accelerator.device)
+                    metric, eval_loss = evaluate_fn(model, data, spec.eval_indices, batch_size, accelerator.device)
                     run.curve.append(CurvePoint(step=run.step, examples_seen=run.examples_seen, tokens_seen=run.tokens_seen,
                                                 train_loss=round(sum(running) / len(running), 5) if running else None,
                                                 eval_loss=round(eval_loss, 5), eval_metric=round(metric, 5),

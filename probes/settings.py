@@ -36,6 +36,7 @@ class ProbeSettings(BaseModel):
     curve_epochs_max: float
     eval_points_per_trial: int
     divergence_loss_ratio: float
+    decoder: dict = {}  # the decoder block, typed by probes.decoder.settings.DecoderSettings
 
 
 @lru_cache(maxsize=1)

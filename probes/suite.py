@@ -92,7 +92,7 @@ def _unit_rows(matrix):
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
 
 
-def _frozen_trials(base, data, split, batch_size: int, device: str) -> list[TrialResult]:
+def _frozen_trials(base, data, split, batch_size: int, device: str, zero_shot: bool = True) -> list[TrialResult]:
     """Two references with the language model untouched:
     - frozen_baseline (no training at all): classification by similarity of each text's embedding to the embedding
       of each label name (zero-shot); for generation, the frozen model's next-token accuracy on the completions.
@@ -105,7 +105,8 @@ def _frozen_trials(base, data, split, batch_size: int, device: str) -> list[Tria
     from probes.run import EncodedData, evaluate
 
     results = []
-    specs = [("frozen_baseline", "baseline")] + ([("linear_probe", "reference")] if data.task_kind == "classification" else [])
+    specs = ([("frozen_baseline", "baseline")] if zero_shot else []) + (
+        [("linear_probe", "reference")] if data.task_kind == "classification" else [])
     cache: dict = {}
     base.model.to(device)
     for method, phase in specs:
@@ -201,16 +202,20 @@ def run_suite(
     should_cancel: Callable[[], bool] = lambda: False,
     save_best_adapter: Optional[str] = None,
     seed: int = 0,
+    latency_sensitive: bool = False,
     settings: Optional[ProbeSettings] = None,
 ) -> SuiteResult:
     """Probe prompt tuning against LoRA (and full fine-tuning for small models) on the user's data.
 
     ``dataset``: a ProbeDataset, a DataFrame or a CSV/JSONL path (columns are guessed; use probes.data.load_dataset
     to name them). ``model``: hub id, local directory or GGUF directory; None uses the offline default (MiniLM).
+    Decoders classify through the LM head (label likelihood, probes.decoder) with measured zero-shot and few-shot
+    prompting (fewer demonstrations when ``latency_sensitive``); generation data gets generation metrics.
     """
     import torch
     from accelerate import Accelerator
 
+    from probes.decoder.hooks import DecoderHooks, lm_head_requested
     from probes.models import load_base_model, resolve_device
     from probes.run import TrialSpec, encode_dataset, run_trial
 
@@ -233,13 +238,16 @@ def run_suite(
                           settings.min_train_examples, seed)
     # Look the cache up before loading the model: a repeated question costs neither a model load nor training.
     key = cache_key({"data": _data_hash(dataset), "model": model, "gguf_file": gguf_file, "settings": settings.model_dump(),
-                     "budget": budget_minutes, "methods": methods, "seed": seed, "versions": _versions(), "device": device})
+                     "budget": budget_minutes, "methods": methods, "seed": seed, "versions": _versions(), "device": device,
+                     "latency_sensitive": latency_sensitive})
     cached = load_cached(cache_dir, key)
     if cached is not None and not save_best_adapter:
         return cached
-    base = load_base_model(model, dataset.task_kind, max(len(dataset.label_names), 2), gguf_file, trust_remote_code)
+    base = load_base_model(model, dataset.task_kind, max(len(dataset.label_names), 2), gguf_file, trust_remote_code,
+                           lm_head=lm_head_requested(dataset.task_kind, settings))
     data = encode_dataset(dataset, base.tokenizer, settings.max_length_tokens)
     profile = _profile(dataset, data, split)
+    decoder = DecoderHooks.build(base, dataset, data, settings)
     batch_size = settings.batch_size["cuda" if device == "cuda" else "cpu"]
     if methods is None:
         methods = ["prompt_tuning", "lora"]
@@ -258,7 +266,9 @@ def run_suite(
         return trial
 
     try:
-        for trial in _frozen_trials(base, data, split, batch_size, device):
+        for trial in _frozen_trials(base, data, split, batch_size, device, zero_shot=decoder.label_evaluator is None):
+            record(decoder.with_generation(trial, base.model, split.eval_indices, device) if trial.phase == "baseline" else trial)
+        for trial in decoder.prompting_trials(split, device, latency_sensitive):
             record(trial)
 
         # 1. Learning-rate sweep: short runs on all training data, scored on a fixed eval subset.
@@ -272,7 +282,8 @@ def run_suite(
             trial = record(run_trial(
                 TrialSpec(f"sweep-{method}-lr{lr:g}", method, "lr_sweep", lr, 1.0, split.train_indices, sweep_eval,
                           settings.sweep_steps, 1, seed),
-                base, data, settings, device, batch_size, time.perf_counter() + per_sweep_s, accelerator, should_cancel, reporter.step))
+                base, decoder.train_data, settings, device, batch_size, time.perf_counter() + per_sweep_s, accelerator, should_cancel,
+                reporter.step, evaluate_fn=decoder.evaluator(1)))
             if trial.curve:
                 seconds_per_step[method].append(trial.wall_time_s / max(trial.curve[-1].step, 1))
         for method in methods:
@@ -315,11 +326,13 @@ def run_suite(
             allowance = max(remaining, 0) * planned_cost[id(item)] / total_cost * 1.5
             total_cost -= planned_cost[id(item)]
             save_to = os.path.join(save_best_adapter, method) if save_best_adapter and fraction == max(fractions) else None
-            record(run_trial(
+            n_points = settings.eval_points_per_trial if fraction == max(fractions) else 1
+            record(decoder.finish(run_trial(
                 TrialSpec(f"curve-{method}-{int(fraction * 100)}pct", method, "curve", selected[method], fraction, subset,
-                          split.eval_indices, n_steps, settings.eval_points_per_trial if fraction == max(fractions) else 1, seed),
-                base, data, settings, device, batch_size, time.perf_counter() + max(allowance, 1.0), accelerator,
-                should_cancel, reporter.step, save_to))
+                          split.eval_indices, n_steps, n_points, seed),
+                base, decoder.train_data, settings, device, batch_size, time.perf_counter() + max(allowance, 1.0), accelerator,
+                should_cancel, reporter.step, save_to,
+                evaluate_fn=decoder.evaluator(n_points, with_generation=fraction == max(fractions)))))
     except KeyboardInterrupt:
         if not should_cancel():
             raise
@@ -330,7 +343,7 @@ def run_suite(
         task_kind=dataset.task_kind, metric_name="accuracy" if dataset.task_kind == "classification" else "token_accuracy",
         model=base.name, device=_device_description(device), data_profile=profile, trials=trials,
         gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1) if device == "cuda" else 0.0,
-        selected_learning_rates=selected, budget_minutes=budget_minutes,
+        selected_learning_rates=selected, budget_minutes=budget_minutes, **decoder.model_facts(),
         wall_time_s=round(time.perf_counter() - started, 3), package_versions=_versions(), cache_key=key,
     )
     if not should_cancel():
