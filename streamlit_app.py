@@ -89,19 +89,20 @@ job = st.session_state.probe_job
 probe_results = job.result if job is not None and job.result is not None else None
 report = advise(situation, probe_results=probe_results, knowledge=knowledge())
 rec = report.recommendation
+from advisor.view import build_page, probe_progress_text, trial_line  # noqa: E402
+
+page = build_page(report, knowledge(), probe_results)
 
 st.divider()
 head, confidence, basis = st.columns([3, 1, 1])
-head.markdown(f"### Recommended: **{rec.method_name}**  \n`{rec.method}` — {knowledge().methods[rec.method].summary}")
+head.markdown(f"### Recommended: **{page.method_name}**  \n{page.summary}")
+head.markdown(f"**Deciding reason:** {page.deciding_reason}")
+head.caption(f"Your situation: {page.situation_summary}")
 confidence.metric("Confidence", f"{rec.confidence:.0%}")
-basis.metric("Evidence", "rules + your probes" if rec.evidence_basis == "rules+probes" else "rules only")
+basis.metric("Evidence", page.evidence)
 
 st.markdown("#### Ranked alternatives")
-st.dataframe(
-    [{"rank": m.rank, "method": m.name, "score": round(m.score, 2), "share": f"{m.probability:.0%}",
-      "feasible": "yes" if m.feasible else "no", "why not": "; ".join(m.infeasible_reasons)} for m in rec.ranked],
-    hide_index=True, width="stretch",
-    column_config={"why not": st.column_config.TextColumn(width="large"), "method": st.column_config.TextColumn(width="medium")})
+st.table(page.ranked_rows)
 
 left, right = st.columns([3, 2])
 with left:
@@ -113,24 +114,22 @@ with left:
         st.markdown(f"{icon} **{reason.stance}** ({reason.score_effect:+.2f}, {reason.grade}; {links}) — {reason.text}")
     if report.conflicts:
         st.markdown("#### Where sources disagree")
-        for conflict in report.conflicts:
-            st.info(conflict.text)
+        for conflict in page.conflicts:
+            st.info(conflict)
 with right:
     st.markdown("#### What would change the answer")
-    for cf in rec.counterfactuals or []:
-        st.markdown(f"- {cf.text}")
-    if not rec.counterfactuals:
+    for line in page.counterfactuals:
+        st.markdown(f"- {line}")
+    if not page.counterfactuals:
         st.markdown("Nothing on the tried grid changes the answer.")
     st.markdown("#### Caveats")
-    for caveat in rec.caveats:
+    for caveat in page.caveats:
         st.markdown(f"- {caveat}")
     st.markdown("#### Starting configuration")
     st.json(rec.config, expanded=False)
 
 with st.expander("Cost comparison (estimates from the cost model)"):
-    from advisor.plots import cost_rows
-
-    st.dataframe(cost_rows(report), hide_index=True, width="stretch")
+    st.dataframe(page.cost_rows, hide_index=True, width="stretch")
 
 st.divider()
 st.subheader("Measure on your data")
@@ -171,31 +170,25 @@ if job is None or not job.running:
             st.rerun()
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=0.5)
 def probe_progress():
     job = st.session_state.probe_job
     if job is None:
         return
+    job.poll()
     if job.running:
-        st.progress(job.fraction_done, text=f"{job.phase}: {job.steps_done}/{job.steps_planned or '?'} steps")
+        st.progress(job.fraction_done, text=probe_progress_text(job.phase, job.steps_done, job.elapsed_s, job.total, job.total_unit))
         if st.button("Cancel", key="cancel_probe"):
             job.cancel()
-        for line in job.trials_done[-6:]:
-            st.caption(line)
+            st.rerun(scope="app")
+        for trial in job.trials_done[-6:]:
+            st.caption(trial_line(trial, knowledge()))
+    elif job.state == "cancelled":
+        st.warning(f"Probe cancelled after {job.elapsed_s:.0f} s; nothing from it was used.")
     elif job.error:
         st.error(job.error)
     elif job.result is not None and not st.session_state.get("probe_shown"):
-        from advisor.api import situation_fields_from_probe
-
-        measured = {k: v for k, v in situation_fields_from_probe(job.result).items() if v is not None}
-        st.session_state.answers = {**st.session_state.answers, **measured}
-        for field, value in measured.items():
-            st.session_state[f"q_{field}"] = value  # the questionnaire shows what was measured
-            if field in WHAT_IF:
-                st.session_state[f"whatif_{field}"] = value
-        st.session_state.probe_shown = True
-        st.session_state.probe_note = (f"Situation updated from your probe: {measured['n_labeled_examples']:,} labelled examples, "
-                                       f"{measured.get('model_params_b', 0):g}B-parameter model, {measured['gpu_memory_gb']:g} GB GPU.")
+        st.session_state.probe_shown = True  # the situation stays the user's; the evidence is added to it
         st.rerun(scope="app")
 
 
@@ -208,26 +201,30 @@ if report.probe_evidence is not None:
     from advisor.plots import learning_curve_rows
 
     evidence = report.probe_evidence
-    if st.session_state.get("probe_note"):
-        st.info(st.session_state.probe_note)
+    if page.probe.proxy_note:
+        st.info(page.probe.proxy_note)
+    st.markdown(f"**{page.probe.verdict}**")
     st.markdown("#### Learning curves on your data")
     frame = pd.DataFrame(learning_curve_rows(evidence))
     if not frame.empty:
         base = alt.Chart(frame).encode(x=alt.X("n_examples:Q", scale=alt.Scale(type="log"), title="labelled training examples"),
                                        y=alt.Y("score:Q", title=evidence.metric_name, scale=alt.Scale(zero=False)), color="method:N")
-        chart = base.transform_filter(alt.datum.kind == "fitted").mark_line() + \
+        chart = base.transform_filter(alt.datum.kind == "fit").mark_line() + \
+            base.transform_filter(alt.datum.kind == "extrapolated").mark_line(strokeDash=[6, 4], opacity=0.6) + \
             base.transform_filter(alt.datum.kind == "measured").mark_point(filled=True, size=70)
-        if evidence.baseline_score is not None:
-            chart += alt.Chart(pd.DataFrame({"score": [evidence.baseline_score]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="score:Q")
+        from advisor.plots import reference_rows
+
+        references = pd.DataFrame(reference_rows(evidence))
+        if not references.empty:
+            rule = alt.Chart(references).encode(y="score:Q")
+            chart += rule.mark_rule(strokeDash=[2, 2], color="gray") + rule.mark_text(align="left", dy=-6, color="gray").encode(text="label:N")
+        st.caption("Dots: measured. Solid: fitted within the measured range. Dashed: extrapolated beyond it.")
         st.altair_chart(chart, width="stretch")
-    st.dataframe([{"method": f.method, "predicted at your size": f.at_user_size.mean,
-                   "80% interval": f"{f.at_user_size.low:.3f}–{f.at_user_size.high:.3f}",
-                   "P(best)": f"{evidence.p_best.get(f.method, 0):.0%}", "still improving": f.still_improving,
-                   "tokens/s (measured)": f.measured_tokens_per_s, "peak memory (GiB)": f.probe_peak_memory_gib,
-                   "est. full training (h, this device)": f.est_full_training_hours} for f in evidence.fits],
-                 hide_index=True, width="stretch")
-    if not evidence.conclusive:
-        st.warning("Inconclusive: " + "; ".join(evidence.inconclusive_reasons))
+    st.table(page.probe.rows)
+    for line in page.probe.references:
+        st.caption(line)
+    if page.probe.inconclusive:
+        st.warning("Why this is not settled:\n\n" + "\n".join(f"- {r}" for r in page.probe.inconclusive))
 
 st.divider()
 download_json, download_md = st.columns(2)

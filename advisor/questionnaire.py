@@ -31,6 +31,20 @@ LABELS = {
     "interpretability_required": "Steering must be human-readable",
     "priority": "When methods are close, prefer",
 }
+# Human labels for choice answers (the stored values stay the Situation's enum values).
+OPTION_LABELS: dict[str, dict[str, str]] = {
+    "task_type": {"classification": "Classification", "sequence_labeling": "Sequence labelling (e.g. named entities)",
+                  "extraction": "Information extraction", "qa": "Question answering", "summarization": "Summarisation",
+                  "translation": "Translation", "generation": "Text generation",
+                  "instruction_following": "Instruction following", "code": "Code"},
+    "model_access": {"open_weights": "I have the weights (open model)", "api_finetune": "Vendor API with fine-tuning",
+                     "api_only": "Vendor API, prompting only"},
+    "forgetting_sensitivity": {"low": "Low", "medium": "Medium", "high": "High"},
+    "compute_budget": {"low": "Low", "medium": "Medium", "high": "High"},
+    "requirements_change": {"rarely": "Rarely", "monthly": "Monthly", "weekly": "Weekly"},
+    "base_model_updates": {"rarely": "Rarely", "often": "Often"},
+    "priority": {"balanced": "Balanced", "quality": "Quality", "cost": "Cost", "latency": "Latency"},
+}
 ESSENTIAL = ("task_type", "n_labeled_examples", "model_params_b", "model_access", "gpu_memory_gb", "n_gpus", "n_tasks")
 
 
@@ -67,8 +81,33 @@ def questions() -> list[Question]:
     return result
 
 
-def answers_to_situation(answers: dict[str, Any]) -> Situation:
-    """Questionnaire answers (widget values) to a validated Situation; blank optional answers mean 'not given'."""
+def option_label(field: str, value: Any) -> str:
+    """The human label of one answer: option labels for choices, yes/no for booleans, the value otherwise."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    plain = getattr(value, "value", value)
+    return OPTION_LABELS.get(field, {}).get(str(plain), str(plain))
+
+
+def answer_problems(answers: dict[str, Any]) -> list[str]:
+    """Every invalid answer as '<question label>: <what is allowed> (you entered <value>)'; empty when all are valid."""
+    from pydantic import ValidationError
+
+    try:
+        Situation.model_validate(_cleaned(answers))
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]) if item["loc"] else ""
+            allowed = item["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+            given = item.get("input")
+            problems.append(f"{LABELS.get(name, name).rstrip('?')}: {allowed} (you entered {given!r:.40})."
+                            if item["type"] != "missing" else f"{LABELS.get(name, name).rstrip('?')}: an answer is needed.")
+        return problems
+    return []
+
+
+def _cleaned(answers: dict[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for name, value in answers.items():
         if value is None or value == "":
@@ -76,7 +115,12 @@ def answers_to_situation(answers: dict[str, Any]) -> Situation:
         if name == "deadline_days" and value == 0:
             continue
         cleaned[name] = value
-    return make_situation(cleaned, where="questionnaire")
+    return cleaned
+
+
+def answers_to_situation(answers: dict[str, Any]) -> Situation:
+    """Questionnaire answers (widget values) to a validated Situation; blank optional answers mean 'not given'."""
+    return make_situation(_cleaned(answers), where="questionnaire")
 
 
 def default_answers() -> dict[str, Optional[Any]]:

@@ -1,0 +1,444 @@
+"""The page's view model: everything the UI shows, built from one AdvisorReport (pure: no Streamlit, no torch).
+
+Human labels come from the Method registry (``kb.methods[m].name``), the questionnaire's labels and the knowledge
+base's rules and sources; numbers are formatted with units; the reason that decided the answer comes first.
+To show a new report field, add it to the matching ``*View`` dataclass and fill it in its builder below.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from advisor.knowledge import KnowledgeBase
+from advisor.questionnaire import LABELS, OPTION_LABELS, option_label
+
+if TYPE_CHECKING:
+    from advisor.fusion import MethodCurveFit, ProbeEvidence
+    from advisor.report import AdvisorReport, CounterfactualText
+    from probes.result import SuiteResult
+
+METRIC_LABELS = {"accuracy": "accuracy", "token_accuracy": "next-token accuracy on the completions"}
+ACCESS_SHORT = {"open_weights": "open weights", "api_finetune": "vendor API with fine-tuning", "api_only": "vendor API, prompting only"}
+STANCE_LABELS = {"supports": "For", "opposes": "Against", "rules out alternatives": "Rules out others"}
+# A probe model more than this factor smaller or larger than the user's model is a proxy for it (display only).
+PROXY_SIZE_RATIO = 2.0
+# CLI wording in shared texts, as a UI user would say it.
+CLI_PHRASES = (
+    (r"\(--budget-minutes ([\d.]+)\)", r"(a time budget of \1 minutes)"),
+    (r"--budget-minutes ([\d.]+)", r"a time budget of \1 minutes"),
+    (r"\(--budget-steps (\d+)\)", r"(a budget of \1 steps)"),
+    (r"--budget-steps (\d+)", r"a budget of \1 steps"),
+    (r" ?\(--max-examples\)", ""),
+    (r"--text-column", "the text column"), (r"--label-column", "the label column"),
+    (r"--prompt-column", "the prompt column"), (r"--completion-column", "the completion column"),
+)
+
+
+# -- numbers ---------------------------------------------------------------------------------------------------
+def count_text(n: float) -> str:
+    return f"{int(round(n)):,}"
+
+
+def params_text(n: float) -> str:
+    """39,976,960 -> '40.0M'; 7e9 -> '7.0B'; 163,840 -> '164K'; 512 -> '512'."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if n >= scale:
+            return f"{n / scale:.1f}{suffix}"
+    return f"{n / 1e3:.0f}K" if n >= 1e4 else f"{n / 1e3:.1f}K" if n >= 1e3 else f"{int(n):,}"
+
+
+def model_size_text(params_b: float) -> str:
+    """Model size in billions -> '7B', '0.135B' -> '135M'."""
+    return params_text(params_b * 1e9).replace(".0", "")
+
+
+def memory_text(gib: Optional[float]) -> str:
+    """13.04 GiB -> '13.0 GiB'; 0.5 GiB -> '512 MiB'; tiny -> '< 1 MiB'."""
+    if gib is None:
+        return "not measured"
+    if gib >= 1:
+        return f"{gib:,.1f} GiB"
+    mib = gib * 1024
+    return f"{mib:,.0f} MiB" if mib >= 1 else "< 1 MiB"
+
+
+def mib_text(mib: Optional[float]) -> str:
+    return memory_text(None if mib is None else mib / 1024)
+
+
+def duration_text(hours: Optional[float]) -> str:
+    """0.0005 h -> '2 s'; 0.4 h -> '24 min'; 3.2 h -> '3.2 h'; 500 h -> '21 days'."""
+    if hours is None:
+        return "unknown"
+    seconds = hours * 3600
+    if seconds < 1:
+        return "< 1 s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if hours < 1.5:
+        return f"{seconds / 60:.0f} min"
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:,.0f} days"
+
+
+def clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def score_text(value: Optional[float]) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+# -- text ------------------------------------------------------------------------------------------------------
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
+def humanize(text: str, kb: KnowledgeBase) -> str:
+    """Method ids -> method names, 'rule <id>' -> the rule's point, enum values and CLI flags -> plain words."""
+    text = re.sub(r"\brule ([a-z0-9][a-z0-9-]+)", lambda m: _rule_point(m.group(1), kb), text)
+    for pattern, replacement in CLI_PHRASES:
+        text = re.sub(pattern, replacement, text)
+    ids = sorted(kb.methods, key=len, reverse=True)
+    text = re.sub(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])", lambda m: kb.methods[m.group(1)].name, text)
+    for labels in OPTION_LABELS.values():
+        for value, label in labels.items():
+            if "_" in value:
+                text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", label.lower(), text)
+    return text
+
+
+def _rule_point(rule_id: str, kb: KnowledgeBase) -> str:
+    try:
+        return _first_sentence(kb.rule(rule_id).rationale).rstrip(".")
+    except KeyError:
+        return f"rule {rule_id}"
+
+
+def _source_label(source) -> str:
+    first = source.authors.split(",")[0].strip()
+    author = first if " et al" in first or "," not in source.authors else f"{first} et al."
+    return f"{author} {source.year}"
+
+
+# -- view dataclasses --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReasonView:
+    stance: str
+    text: str
+    grade: str
+    sources: list[tuple[str, Optional[str]]]  # (label, url)
+
+
+@dataclass(frozen=True)
+class ProbeView:
+    metric_label: str
+    about: str
+    proxy_note: Optional[str]
+    size_note: Optional[str]
+    verdict: str
+    rows: list[dict]
+    detail_rows: list[dict]
+    references: list[str]
+    below_baseline: list[str]
+    inconclusive: list[str]
+    failures: list[str]
+    has_paired: bool
+    baseline_score: Optional[float]
+    linear_probe_score: Optional[float]
+
+
+@dataclass(frozen=True)
+class PageView:
+    method: str
+    method_name: str
+    summary: str
+    confidence: str
+    evidence: str
+    deciding_reason: str
+    situation_summary: str
+    ranked_rows: list[dict]
+    cost_rows: list[dict]
+    reasons: list[ReasonView]
+    conflicts: list[str]
+    counterfactuals: list[str]
+    caveats: list[str]
+    config: dict[str, Any]
+    probe: Optional[ProbeView] = None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- builders ----------------------------------------------------------------------------------------------------
+def situation_summary(situation) -> str:
+    s = situation
+    gpu = "no GPU" if s.gpu_memory_gb == 0 or s.n_gpus == 0 else f"{s.n_gpus} × {s.gpu_memory_gb:g} GB GPU"
+    tasks = f"{s.n_tasks:,} task" + ("s" if s.n_tasks != 1 else "")
+    return (f"{option_label('task_type', s.task_type)} · {count_text(s.n_labeled_examples)} labelled examples · "
+            f"{model_size_text(s.model_params_b)}-parameter model ({ACCESS_SHORT.get(s.model_access.value, s.model_access.value)}) · "
+            f"{gpu} · {tasks}")
+
+
+def deciding_reason(report: "AdvisorReport", kb: KnowledgeBase) -> str:
+    """The one reason that settled the answer: a constraint that rules better methods out, the probe, or the top rule."""
+    ranked = report.recommendation.ranked
+    top = ranked[0]
+    if not top.feasible:
+        return "Nothing fits these constraints: " + humanize("; ".join(top.infeasible_reasons), kb) + "."
+    trainable = [m for m in ranked if kb.methods[m.method].needs_training]
+    if trainable and not any(m.feasible for m in trainable) and not kb.methods[top.method].needs_training:
+        common = Counter(r for m in trainable for r in m.infeasible_reasons).most_common(1)[0][0]
+        return (f"Nothing trainable fits: {humanize(common, kb).rstrip('.')}. {top.name} needs no training, "
+                "so it is the best option that remains.")
+    blocked = [m for m in ranked if not m.feasible and m.score > top.score]
+    if blocked:
+        best = max(blocked, key=lambda m: m.score)
+        return (f"{best.name} would score higher but is ruled out: {humanize(best.infeasible_reasons[0], kb).rstrip('.')}. "
+                f"{top.name} is the best option that fits.")
+    feasible = [m for m in ranked if m.feasible]
+    rules_top = max(feasible, key=lambda m: m.score - m.probe_contribution)
+    if report.probe_evidence is not None and rules_top.method != top.method:
+        return (f"Your probe measurements decided it: the rules alone favour {rules_top.name}, the measurements on "
+                f"your data move {top.name} ahead.")
+    supporting = [r for r in report.recommendation.reasons if r.stance == "supports"]
+    if supporting:
+        return humanize(_first_sentence(max(supporting, key=lambda r: r.score_effect).text), kb)
+    runner = feasible[1] if len(feasible) > 1 else None
+    margin = f", {top.score - runner.score:.2f} ahead of {runner.name}" if runner else ""
+    return (f"No rule moves the answer much here: {top.name} has the best prior from published results{margin}. "
+            f"{kb.methods[top.method].summary}")
+
+
+def _ranked_rows(report: "AdvisorReport", kb: KnowledgeBase) -> list[dict]:
+    return [{"#": m.rank, "Method": m.name, "Share": f"{m.probability:.0%}",
+             "Fits?": "yes" if m.feasible else "no: " + humanize("; ".join(m.infeasible_reasons), kb)}
+            for m in report.recommendation.ranked]
+
+
+def _cost_rows(report: "AdvisorReport") -> list[dict]:
+    return [{"Method": m.name, "Trainable parameters": params_text(m.cost.trainable_params) if m.cost.trainable_params else "none",
+             "Training memory": memory_text(m.cost.training_memory_gib) if m.cost.trainable_params else "—",
+             "Training time": duration_text(m.cost.est_training_hours) if m.cost.trainable_params else "—",
+             "Stored per task": mib_text(m.cost.artifact_size_mib_per_task) if m.cost.artifact_size_mib_per_task else "nothing",
+             "Serving memory": memory_text(m.cost.serving_memory_gib),
+             "Extra tokens per request": count_text(m.cost.extra_tokens_per_request)}
+            for m in report.recommendation.ranked]
+
+
+def _reasons(report: "AdvisorReport", kb: KnowledgeBase) -> list[ReasonView]:
+    sources = {s.id: s for s in report.sources}
+    return [ReasonView(stance=STANCE_LABELS.get(r.stance, r.stance), text=humanize(" ".join(r.text.split()), kb), grade=r.grade,
+                       sources=[(_source_label(sources[sid]), sources[sid].url) if sid in sources else (sid, None)
+                                for sid in r.source_ids])
+            for r in report.recommendation.reasons]
+
+
+def _conflicts(report: "AdvisorReport", kb: KnowledgeBase) -> list[str]:
+    texts = []
+    for conflict in report.conflicts:
+        weaker = next(r for r in conflict.rule_ids if r != conflict.stronger_rule_id)
+        strong, weak = kb.rule(conflict.stronger_rule_id), kb.rule(weaker)
+        texts.append(f"{kb.rule_grade(weak).capitalize()}: {humanize(_first_sentence(weak.rationale), kb)} "
+                     f"{kb.rule_grade(strong).capitalize()}: {humanize(_first_sentence(strong.rationale), kb)} "
+                     f"The {kb.rule_grade(strong)} evidence weighs more.")
+    return texts
+
+
+def counterfactual_lines(counterfactuals: "list[CounterfactualText]", shown_method: str, kb: KnowledgeBase) -> list[str]:
+    """One line per change that would give a different answer; never one that repeats the shown answer."""
+    lines: list[str] = []
+    for cf in counterfactuals:
+        if cf.new_method == shown_method:
+            continue
+        if cf.direction == "set_to":
+            question = LABELS.get(cf.field, cf.field).rstrip("?")
+            line = (f"If “{question}” were “{option_label(cf.field, cf.new_value)}” (now "
+                    f"“{option_label(cf.field, cf.current_value)}”), the answer becomes {kb.methods[cf.new_method].name}.")
+        else:
+            line = humanize(cf.text, kb)
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _caveats(report: "AdvisorReport", kb: KnowledgeBase) -> list[str]:
+    """Caveats, without the probe's own lines (the probe panel shows them, once)."""
+    from advisor.explain import probe_direction_text
+
+    evidence = report.probe_evidence
+    probe_lines = set()
+    if evidence is not None:
+        probe_lines = {probe_direction_text(evidence), *(f"Probe inconclusive: {r}." for r in evidence.inconclusive_reasons)}
+    return [humanize(" ".join(c.split()), kb) for c in report.recommendation.caveats if c not in probe_lines]
+
+
+def build_page(report: "AdvisorReport", kb: KnowledgeBase, suite: "Optional[SuiteResult]" = None) -> PageView:
+    rec = report.recommendation
+    basis = "your probe measurements + rules" if rec.evidence_basis == "rules+probes" else "rules only"
+    return PageView(
+        method=rec.method, method_name=rec.method_name, summary=kb.methods[rec.method].summary,
+        confidence=f"{rec.confidence:.0%}", evidence=basis, deciding_reason=deciding_reason(report, kb),
+        situation_summary=situation_summary(report.situation), ranked_rows=_ranked_rows(report, kb),
+        cost_rows=_cost_rows(report), reasons=_reasons(report, kb), conflicts=_conflicts(report, kb),
+        counterfactuals=counterfactual_lines(rec.counterfactuals, rec.method, kb), caveats=_caveats(report, kb),
+        config=rec.config,
+        probe=build_probe_view(report, kb, suite) if report.probe_evidence is not None else None,
+    )
+
+
+# -- probe panel -------------------------------------------------------------------------------------------------
+def _name(method: str, kb: KnowledgeBase) -> str:
+    return kb.methods[method].name if method in kb.methods else method.replace("_", " ")
+
+
+def _paired(evidence: "ProbeEvidence") -> dict[str, tuple[float, float, float]]:
+    """Paired differences vs the leader, {method: (mean, low, high)}, when the report carries them."""
+    paired = getattr(evidence, "paired_differences", None) or []
+    found = {}
+    for item in paired:
+        get = item.get if isinstance(item, dict) else (lambda key, _item=item: getattr(_item, key, None))
+        if get("method") and get("mean") is not None:
+            found[get("method")] = (get("mean"), get("low"), get("high"))
+    return found
+
+
+def _probe_params(suite: "Optional[SuiteResult]") -> Optional[int]:
+    totals = [t.total_params for t in suite.trials if t.total_params] if suite is not None else []
+    return max(totals) if totals else None
+
+
+def _proxy_note(report: "AdvisorReport", suite: "Optional[SuiteResult]") -> Optional[str]:
+    params = _probe_params(suite)
+    if params is None:
+        return None
+    user = report.situation.model_params_b * 1e9
+    same_name = report.situation.model_name and suite.model and report.situation.model_name == suite.model
+    if same_name or max(params, user) / max(min(params, user), 1) <= PROXY_SIZE_RATIO:
+        return None
+    return (f"Measured on a proxy: the probe model has {params_text(params)} parameters, your model "
+            f"{model_size_text(report.situation.model_params_b)}. The ranking of methods on a small model may not carry "
+            "over to yours; your situation (and the cost estimates) stay those of your model.")
+
+
+def _fit_kind(fit: "MethodCurveFit", user_n: int) -> str:
+    largest = max((n for n, _ in fit.measured), default=0)
+    if not fit.measured:
+        return "failed"
+    if user_n <= largest:
+        return "measured range"
+    return f"extrapolated {user_n / largest:.1f}×" if fit.fitted else "not fitted (one point)"
+
+
+def _method_rows(evidence: "ProbeEvidence", kb: KnowledgeBase, floor: Optional[float], margin: float):
+    paired = _paired(evidence)
+    rows, details, below = [], [], []
+    for fit in evidence.fits:
+        name = _name(fit.method, kb)
+        best_n, best_y = max(fit.measured, key=lambda p: p[0]) if fit.measured else (0, None)
+        at_floor = floor is not None and fit.measured and max(y for _, y in fit.measured) <= floor + margin
+        if at_floor:
+            below.append(name)
+        row = {"Method": name,
+               "Measured": f"{score_text(best_y)} at {count_text(best_n)} examples" if fit.measured else "failed",
+               "vs. no-training baseline": ("at or below it ⚠" if at_floor else
+                                            f"{(best_y - floor) * 100:+.1f} pts" if floor is not None and best_y is not None else "—"),
+               f"Predicted at {count_text(evidence.user_n_examples)}": (
+                   f"{score_text(fit.at_user_size.mean)} ({score_text(fit.at_user_size.low)}–{score_text(fit.at_user_size.high)})"
+                   if fit.measured else "—"),
+               "How": _fit_kind(fit, evidence.user_n_examples),
+               "Best in": f"{evidence.p_best.get(fit.method, 0):.0%} of samples"}
+        if paired:
+            diff = paired.get(fit.method)
+            row[f"vs. {_name(evidence.leader, kb)} (paired)"] = "leader" if fit.method == evidence.leader else (
+                f"{diff[0] * 100:+.1f} pts ({diff[1] * 100:+.1f} to {diff[2] * 100:+.1f})" if diff else "—")
+        rows.append(row)
+        details.append({"Method": name, "Still improving at the end": "yes" if fit.still_improving else "no",
+                        "Throughput": f"{fit.measured_tokens_per_s:,.0f} tokens/s" if fit.measured_tokens_per_s else "—",
+                        "Peak memory (probe)": memory_text(fit.probe_peak_memory_gib),
+                        "Full training at your size (this device)": duration_text(fit.est_full_training_hours)})
+    return rows, details, below
+
+
+def _linear_probe_row(evidence: "ProbeEvidence", kb: KnowledgeBase, floor: Optional[float]) -> Optional[dict]:
+    if evidence.linear_probe_score is None:
+        return None
+    score = evidence.linear_probe_score
+    return {"Method": _name("linear_probe", kb), "Measured": f"{score_text(score)} at {count_text(evidence.probe_n_train_examples)} examples",
+            "vs. no-training baseline": f"{(score - floor) * 100:+.1f} pts" if floor is not None else "—",
+            f"Predicted at {count_text(evidence.user_n_examples)}": "—", "How": "measured once (reference)", "Best in": "—"}
+
+
+def _verdict(evidence: "ProbeEvidence", kb: KnowledgeBase, below: list[str], n_fits: int) -> str:
+    if not evidence.leader:
+        return "The probe produced no usable measurements, so the rules decide."
+    leader = _name(evidence.leader, kb)
+    if n_fits and len(below) == n_fits:
+        return ("No trained method rose above the no-training baseline in this probe, so the measurements cannot rank "
+                "them; the rules decide. A longer probe or more data would.")
+    share = f"{evidence.p_best.get(evidence.leader, 0):.0%}"
+    if leader in below:
+        return (f"{leader} leads the prediction ({share} of bootstrap samples), but it was measured at or below the "
+                "no-training baseline, so treat this as a guess.")
+    word = "Conclusive" if evidence.conclusive else "Inconclusive"
+    return f"{word}: {leader} is predicted best at your {count_text(evidence.user_n_examples)} examples (best in {share} of bootstrap samples)."
+
+
+def build_probe_view(report: "AdvisorReport", kb: KnowledgeBase, suite: "Optional[SuiteResult]" = None) -> ProbeView:
+    evidence = report.probe_evidence
+    floor = evidence.baseline_score
+    rows, details, below = _method_rows(evidence, kb, floor, kb.scoring.probe_tie_margin)
+    linear = _linear_probe_row(evidence, kb, floor)
+    references = []
+    if floor is not None:
+        references.append(f"No-training baseline (the frozen model, zero-shot): {score_text(floor)}.")
+    if linear is not None:
+        references.append(f"Linear probe on frozen features: {score_text(evidence.linear_probe_score)} (measured once, "
+                          "not extrapolated).")
+        trained_best = max((y for f in evidence.fits for _, y in f.measured), default=None)
+        if trained_best is not None and evidence.linear_probe_score > trained_best:
+            references[-1] += " It scored above every trained method in this probe."
+        rows.append(linear)
+    about = ""
+    if suite is not None:
+        params = _probe_params(suite)
+        about = (f"{count_text(suite.data_profile.n_rows)} rows ({count_text(suite.data_profile.n_train)} train, "
+                 f"{count_text(suite.data_profile.n_eval)} held out) · model {suite.model.rsplit('/', 1)[-1]}"
+                 f"{f' ({params_text(params)} parameters)' if params else ''} · {suite.device} · "
+                 f"{duration_text(suite.wall_time_s / 3600)}")
+    size_note = None
+    if evidence.probe_n_train_examples and evidence.user_n_examples > evidence.probe_n_train_examples:
+        size_note = (f"Your situation says {count_text(evidence.user_n_examples)} labelled examples; the probe trained on at "
+                     f"most {count_text(evidence.probe_n_train_examples)}, so predictions at your size are extrapolated "
+                     f"({evidence.user_n_examples / evidence.probe_n_train_examples:.1f}× the largest probe).")
+    failures = [humanize(f, kb) for fit in evidence.fits for f in fit.failed_trials]
+    return ProbeView(
+        metric_label=METRIC_LABELS.get(evidence.metric_name, evidence.metric_name.replace("_", " ")), about=about,
+        proxy_note=_proxy_note(report, suite), size_note=size_note, verdict=_verdict(evidence, kb, below, len(evidence.fits)),
+        rows=rows, detail_rows=details, references=references, below_baseline=below,
+        inconclusive=[humanize(r, kb) for r in dict.fromkeys(evidence.inconclusive_reasons)], failures=failures,
+        has_paired=bool(_paired(evidence)), baseline_score=floor, linear_probe_score=evidence.linear_probe_score,
+    )
+
+
+def probe_progress_text(phase: str, steps_done: int, elapsed_s: float, total: float, unit: str) -> str:
+    """One line for a running probe: phase, steps, time against the fixed budget."""
+    phase = re.sub(r" \([\d.]+ epochs per fraction\)", "", phase)
+    if unit == "steps":
+        return f"{phase} · {count_text(steps_done)} of {count_text(total)} training steps · {clock_text(elapsed_s)} elapsed"
+    over = " · over the budget: finishing the current trial" if elapsed_s > total else ""
+    return (f"{phase} · {count_text(steps_done)} training steps · {clock_text(elapsed_s)} of the "
+            f"{clock_text(total)} time budget{over}")
+
+
+def trial_line(trial: dict, kb: KnowledgeBase) -> str:
+    """A finished trial for the progress list, e.g. 'LoRA, 50% of the data: 74.0% accuracy'."""
+    what = _name(trial["method"], kb)
+    fraction = re.search(r"(\d+)pct$", trial["trial_id"])
+    lr = re.search(r"lr([\d.e-]+)$", trial["trial_id"])
+    detail = (f", {fraction.group(1)}% of the data" if fraction else f", learning rate {lr.group(1)}" if lr else "")
+    status = {"complete": "", "stopped": " (stopped early)", "out_of_memory": " (out of memory)", "failed": " (failed)"}
+    metric = "" if trial.get("metric") is None else f": {score_text(trial['metric'])}"
+    return f"{what}{detail}{metric}{status.get(trial['status'], ' (' + trial['status'] + ')')}"
