@@ -32,7 +32,16 @@ def compare() -> dict:
                      "estimate_gib": round(estimate, 2), "relative_error": round(estimate / setup["published_gib"] - 1, 4),
                      "trainable_params": cost.trainable_params})
     return {"model": table["model"]["name"], "source": table["source"], "tolerance_fraction": table["tolerance_fraction"],
-            "assumptions": table["common_overrides"], "rows": rows}
+            "assumptions": table["common_overrides"], "rows": rows, "other_rows": [_other_row(o, kb) for o in table["other_setups"]]}
+
+
+def _other_row(setup: dict, kb) -> dict:
+    shape = ModelShapeEstimate(**setup["shape"], origin="given")
+    cost = estimate_cost(setup["method"], make_situation(setup["situation"]), kb, shape, overrides=setup["overrides"])
+    estimate_gb = cost.recipe_training_memory_gib * 2**30 / 1e9
+    return {"setup": setup["label"], "source": setup["source"], "published_gb": setup["published_gb"],
+            "estimate_gb": round(estimate_gb, 1), "relative_error": round(estimate_gb / setup["published_gb"] - 1, 4),
+            "tested": setup["tested"], "bound": setup.get("bound")}
 
 
 def main() -> None:
@@ -40,6 +49,9 @@ def main() -> None:
     print(f"{'setup':<30} {'published GiB':>13} {'estimate GiB':>12} {'error':>7}")
     for row in result["rows"]:
         print(f"{row['setup']:<30} {row['published_gib']:>13.2f} {row['estimate_gib']:>12.2f} {row['relative_error']:>+7.1%}")
+    for row in result["other_rows"]:
+        print(f"{row['setup'][:60]:<60} published {row['published_gb']:>6} GB, estimate {row['estimate_gb']:>7.1f} GB "
+              f"({row['relative_error']:+.0%}{', upper bound' if row['bound'] else ''}{'' if row['tested'] else ', setup not matched'})")
     RESULTS.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"written to {RESULTS}")
 
