@@ -251,7 +251,7 @@ def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: P
                                                 wall_time_s=round(time.perf_counter() - run.started, 3)))
             unwrapped = accelerator.unwrap_model(model)
             adapter_mib = round(adapter_size_mib(unwrapped, spec.method), 4)
-            if save_to and status == ProbeStatus.COMPLETE:
+            if save_to and run.curve and (status == ProbeStatus.COMPLETE or "time budget" in message):  # trained and evaluated
                 save_adapter(unwrapped, save_to)
     except KeyboardInterrupt:
         raise

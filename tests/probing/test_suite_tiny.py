@@ -101,7 +101,9 @@ def test_best_adapters_are_saved_and_reload_with_peft(bert_dir, tmp_path):
     suite = run_suite(pd.DataFrame(sentiment_rows(200)), model=str(bert_dir), budget_minutes=0.3, cache_dir=None,
                       settings=fast_settings(), methods=["prompt_tuning", "lora"], save_best_adapter=str(target))
     for method in ("prompt_tuning", "lora"):
-        assert suite.curve_trials(method)[-1].status == ProbeStatus.COMPLETE
+        final = suite.curve_trials(method)[-1]
+        # the last trial may end at its time budget (the plan fills the minutes); trained and evaluated, it is saved
+        assert final.curve and (final.status == ProbeStatus.COMPLETE or "time budget" in final.message), final.message
         assert (target / method / "adapter_config.json").is_file()
     base = AutoModelForSequenceClassification.from_pretrained(str(bert_dir), num_labels=2)
     reloaded = PeftModel.from_pretrained(base, str(target / "lora"))
