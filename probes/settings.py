@@ -16,6 +16,8 @@ class ProbeSettings(BaseModel):
     learning_rate_grids: dict[str, list[float]]
     head_learning_rate: float
     warmup_fraction: float
+    warmup_steps: int
+    eval_step_grid: list[int]
     max_grad_norm: float
     schedule: dict[str, Literal["constant", "linear"]]
     lr_tie_standard_errors: float
