@@ -67,7 +67,8 @@ def _conflicts(scored: ScoredSituation, kb: KnowledgeBase, evidence: "Optional[P
         stronger, weaker = (a, b) if kb.rule_grade_weight(a) >= kb.rule_grade_weight(b) else (b, a)
         text = conflict_text(stronger.id, weaker.id, kb)
         if evidence is not None and evidence.leader:
-            text += f" Your probes point to {kb.methods[evidence.leader].name if evidence.leader in kb.methods else evidence.leader}."
+            text += f" Your probes point to {kb.methods[evidence.leader].name if evidence.leader in kb.methods else evidence.leader}" + (
+                " (measured on a proxy model)." if evidence.proxy else ".")
         conflicts.append(Conflict(rule_ids=pair, stronger_rule_id=stronger.id, text=text))
     return conflicts
 
@@ -92,20 +93,33 @@ def _group_confidence(scored: ScoredSituation, kb: KnowledgeBase) -> tuple[float
     return min(1.0, round(sum(m.probability for m in members), 6)), [m.name for m in members if m.method != scored.top.method]
 
 
+def _confidence(scored: ScoredSituation, kb: KnowledgeBase) -> tuple[float, str, list[str]]:
+    """(confidence, what it means, caveats about it)."""
+    top = scored.top
+    if scored.decided_by_probes and top.p_within_tolerance is not None:
+        tolerance = kb.scoring.decision_tolerance
+        return top.p_within_tolerance, (f"probability that {top.name} is within {tolerance * 100:g} accuracy point(s) of the "
+                                        "best method after full-length training (probe evidence, Monte Carlo)"), []
+    confidence, siblings = _group_confidence(scored, kb)
+    caveats = []
+    if siblings:
+        caveats.append(f"The confidence counts {top.name} together with {', '.join(siblings)}: they train the same kind "
+                       "of adapter and published comparisons find them within rerun noise of each other; a probe can separate them.")
+    return confidence, "rules-only score share (softmax over the rules' scores), not a measured probability", caveats
+
+
 def _recommendation(situation: Situation, scored: ScoredSituation, rules_only: ScoredSituation, kb: KnowledgeBase,
                     evidence: "Optional[ProbeEvidence]", reasons: list[Reason]) -> Recommendation:
     top = scored.top
     counterfactuals = [CounterfactualText(**cf.model_dump(), text=counterfactual_text(cf, kb))
                        for cf in find_counterfactuals(situation, kb, rules_only.top.method)
                        if cf.new_method != top.method]
-    confidence, siblings = _group_confidence(scored, kb)
-    caveats = build_caveats(scored, kb, evidence)
-    if siblings:
-        caveats.append(f"The confidence counts {top.name} together with {', '.join(siblings)}: they train the same kind "
-                       "of adapter and published comparisons find them within rerun noise of each other; a probe can separate them.")
+    confidence, meaning, confidence_caveats = _confidence(scored, kb)
+    caveats = build_caveats(scored, kb, evidence) + confidence_caveats
+    basis = "rules" if evidence is None else "rules+proxy probes" if evidence.proxy else "rules+probes"
     return Recommendation(
-        method=top.method, method_name=top.name, confidence=confidence,
-        evidence_basis="rules+probes" if evidence is not None else "rules",
+        method=top.method, method_name=top.name, confidence=confidence, confidence_meaning=meaning,
+        evidence_basis=basis,
         ranked=scored.ranked, reasons=reasons, counterfactuals=counterfactuals,
         caveats=caveats,
         config={"method": top.method, **{k: v for k, v in kb.recipes[top.method].items() if k != "sources"}},
@@ -123,14 +137,14 @@ def advise(
     replace it; a probe on a different model is weighed as proxy evidence.
     """
     kb = knowledge or default_knowledge()
-    evidence = None
+    evidence = decision = None
     if probe_results is not None:
-        from advisor.fusion import fuse_probe_results
+        from advisor.fusion import fuse
 
-        evidence = fuse_probe_results(probe_results, situation.n_labeled_examples, kb)
-    contributions = evidence.contributions if evidence is not None else {}
-    scored = score_situation(situation, kb, contributions)
-    rules_only = scored if not contributions else score_situation(situation, kb)
+        architecture = situation.model_architecture.value if situation.model_architecture else None
+        evidence, decision = fuse(probe_results, situation.n_labeled_examples, kb, situation.model_params_b, architecture)
+    scored = score_situation(situation, kb, decision)
+    rules_only = scored if decision is None else score_situation(situation, kb)
     reasons = _reasons(scored, kb)
     conflicts = _conflicts(scored, kb, evidence)
     return AdvisorReport(

@@ -51,13 +51,18 @@ def conflict_text(stronger: str, weaker: str, kb: KnowledgeBase) -> str:
 def probe_direction_text(evidence: "ProbeEvidence") -> str:
     if not evidence.leader:
         return "Your probes produced no usable measurements, so the rules decide."
-    fit = next(f for f in evidence.fits if f.method == evidence.leader)
+    leader = evidence.method(evidence.leader)
     verdict = "conclusively" if evidence.conclusive else "tentatively (inconclusive)"
-    return (
-        f"Your own probe points {verdict} to {evidence.leader}: predicted {evidence.metric_name} "
-        f"{fit.at_user_size.mean:.3f} (80% interval {fit.at_user_size.low:.3f}-{fit.at_user_size.high:.3f}) "
-        f"at {evidence.user_n_examples:,} examples; best in {evidence.p_best.get(evidence.leader, 0):.0%} of bootstrap samples."
-    )
+    where = "on a proxy model" if evidence.proxy else "on your data"
+    if leader.prediction is not None:
+        p = leader.prediction
+        number = (f"a full-length run is predicted at {evidence.metric_name} {p.mean:.3f} (80% interval {p.low:.3f}-{p.high:.3f}) "
+                  f"with {evidence.user_n_examples:,} examples")
+    else:
+        number = f"measured {evidence.metric_name} {leader.measured:.3f} {leader.what_was_measured} (no full-length prediction)"
+    share = evidence.p_within_tolerance.get(evidence.leader, 0)
+    return (f"Your probes {where} point {verdict} to {evidence.leader}: {number}; within {evidence.tolerance * 100:g} point(s) "
+            f"of the best in {share:.0%} of simulations.")
 
 
 def build_caveats(scored: ScoredSituation, kb: KnowledgeBase, evidence: "ProbeEvidence | None") -> list[str]:
@@ -74,5 +79,8 @@ def build_caveats(scored: ScoredSituation, kb: KnowledgeBase, evidence: "ProbeEv
         caveats.append("Rules-only advice: priors from published results and rules of thumb, not measurements on your data. Run a probe to check it.")
     else:
         caveats.append(probe_direction_text(evidence))
+        if evidence.proxy:
+            caveats.append(evidence.proxy.text)
         caveats.extend(f"Probe inconclusive: {reason}." for reason in evidence.inconclusive_reasons)
+        caveats.extend(f"To settle it: {step}." for step in evidence.settle)
     return caveats

@@ -1,8 +1,6 @@
-"""Tables for charts (no plotting library here): measured points, fitted curves and their extrapolation, references.
-
-Each curve row has ``kind``: 'measured' (a probe trial), 'fit' (the fitted curve inside the measured range) or
-'extrapolated' (the fitted curve beyond the largest measured data size). Reference rows are the no-training
-baseline and the linear probe, each with a label for the chart.
+"""Tables for charts (no plotting library here): the probe's measured training curves, the predicted full-length
+results beside them (marked as predictions), and reference lines (the no-training baseline and the linear probe),
+each with a label for the chart.
 """
 from __future__ import annotations
 
@@ -13,28 +11,21 @@ if TYPE_CHECKING:
     from advisor.report import AdvisorReport
 
 
-def learning_curve_rows(evidence: "ProbeEvidence", names: Optional[dict[str, str]] = None, points: int = 40) -> list[dict]:
-    """Long-format rows: n_examples, method (human name when ``names`` is given), score, kind."""
-    import numpy as np
-
+def learning_curve_rows(evidence: "ProbeEvidence", names: Optional[dict[str, str]] = None) -> list[dict]:
+    """Long-format rows of the probe's training curves: step, method (human name when ``names`` is given), score,
+    kind = 'measured' (points of the main trial, the last on every evaluation example) or 'predicted full-length'
+    (the predicted score of a full-length run with the 80% interval, placed at the last step for reference)."""
     names = names or {}
     rows: list[dict] = []
-    largest = max([evidence.user_n_examples, evidence.probe_n_train_examples] + [p.n_examples for p in evidence.what_if])
-    smallest = min([n for fit in evidence.fits for n, _ in fit.measured] or [10])
-    grid = np.unique(np.geomspace(max(smallest / 2, 5), max(largest, 10), points).astype(int))
-    for fit in evidence.fits:
-        method = names.get(fit.method, fit.method)
-        for n, score in fit.measured:
-            rows.append({"n_examples": n, "method": method, "score": score, "kind": "measured"})
-        if not fit.params:
+    for m in evidence.methods:
+        if not m.curve:
             continue
-        c, a, b = fit.params
-        edge = max(n for n, _ in fit.measured)
-        inside = [n for n in grid if n <= edge] + [edge]
-        outside = [edge] + [n for n in grid if n > edge]
-        for kind, ns in (("fit", inside), ("extrapolated", outside)):
-            if len(ns) > 1:
-                rows += [{"n_examples": int(n), "method": method, "score": float(c - a * n ** (-b)), "kind": kind} for n in sorted(set(ns))]
+        method = names.get(m.method, m.method)
+        rows += [{"step": step, "method": method, "score": score, "kind": "measured"} for step, score in m.curve]
+        if m.prediction is not None:
+            last = m.curve[-1][0]
+            rows.append({"step": last, "method": method, "score": m.prediction.mean, "low": m.prediction.low,
+                         "high": m.prediction.high, "kind": "predicted full-length"})
     return rows
 
 

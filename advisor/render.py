@@ -18,6 +18,8 @@ def _f3(value: Optional[float]) -> str:
 
 FILTERS = {
     "pct": lambda value: f"{value:.0%}",
+    "pct1": lambda value: f"{value * 100:.1f} points",
+    "signed3": lambda value: f"{value:+.3f}",
     "thousands": lambda value: f"{value:,}",
     "g": _g,
     "g3": lambda value: f"{value:.3g}",

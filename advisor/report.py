@@ -13,7 +13,7 @@ from knowledge.models import Source
 from knowledge.provenance import advisor_version, package_versions
 
 # Bump on any change to the JSON schema (tests/test_schema.py compares against schema/report.schema.json).
-REPORT_SCHEMA_VERSION = "2.1.0"
+REPORT_SCHEMA_VERSION = "3.0.0"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -42,8 +42,12 @@ class Recommendation(BaseModel):
     model_config = _FROZEN
     method: str
     method_name: str
-    confidence: float = Field(ge=0, le=1, description="Softmax share among feasible methods of the recommended method together with the methods that share its evidence (e.g. LoRA and its variants).")
-    evidence_basis: str = Field(description="'rules' or 'rules+probes'.")
+    confidence: float = Field(ge=0, le=1, description="With probes on your model: the probability that the pick is within "
+                              "scoring.decision_tolerance of the best method after full-length training (checked against "
+                              "outcomes by benchmarks/advice_quality.py). Rules only or proxy probes: the softmax share of the "
+                              "pick and its evidence siblings (e.g. LoRA and its variants), not a measured probability.")
+    confidence_meaning: str = Field(default="", description="What the confidence number is, in words.")
+    evidence_basis: str = Field(description="'rules', 'rules+probes' (measured on your model) or 'rules+proxy probes'.")
     ranked: list[MethodScore]
     reasons: list[Reason]
     counterfactuals: list[CounterfactualText]

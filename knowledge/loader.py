@@ -17,9 +17,10 @@ from pydantic import BaseModel, ValidationError
 
 from knowledge.errors import KnowledgeBaseError
 from knowledge.method import Method
-from knowledge.models import Grade, KnowledgeBase, MethodSpec, Rule, Scoring, Source, CostConstants
+from knowledge.models import ConvergenceModel, CostConstants, Grade, KnowledgeBase, MethodSpec, Rule, Scoring, Source
 
-KNOWLEDGE_FILES = ("sources.yaml", "methods.yaml", "recipes.yaml", "costs.yaml", "scoring.yaml", "case_base.yaml", "probes.yaml")
+KNOWLEDGE_FILES = ("sources.yaml", "methods.yaml", "recipes.yaml", "costs.yaml", "scoring.yaml", "case_base.yaml", "probes.yaml",
+                   "convergence.yaml")
 RuleCheck = Callable[[Rule, str], None]
 
 
@@ -168,6 +169,7 @@ def load_knowledge(directory: str | Path | None = None, check_rule: Optional[Rul
         scoring=parse(Scoring, read_yaml(root / "scoring.yaml"), f"{root / 'scoring.yaml'}"),
         case_base=read_yaml(root / "case_base.yaml") or {},
         recipes=_load_recipes(root / "recipes.yaml", sources, methods),
+        convergence=parse(ConvergenceModel, read_yaml(root / "convergence.yaml"), f"{root / 'convergence.yaml'}"),
         probe_settings=read_yaml(root / "probes.yaml") or {},
         content_hash=content_hash(root),
     )

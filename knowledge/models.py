@@ -153,10 +153,41 @@ class CostConstants(BaseModel):
 class Scoring(BaseModel):
     model_config = _FROZEN
     softmax_temperature: float = Field(gt=0)
-    probe_weight: float
-    probe_scale: float = Field(gt=0)
     probe_tie_margin: float = Field(ge=0)
     counterfactual_grid: dict[str, list[float]]
+    accuracy_points_per_score_unit: float = Field(gt=0, description="How many accuracy points one unit of rule score stands for.")
+    quality_rule_files: list[str] = Field(description="Rule files whose rules predict quality; measurements on the target model supersede them for the methods they measured.")
+    decision_tolerance: float = Field(gt=0, description="The pick is 'right' when within this much (0-1 accuracy) of the best method.")
+    conclusive_probability: float = Field(gt=0, lt=1)
+    cost_tie_margin: float = Field(ge=0, description="Methods predicted within this much of the best are ranked by cost.")
+    proxy_size_ratio: float = Field(gt=1)
+    proxy_evidence_weight: float = Field(ge=0, le=1)
+    monte_carlo_samples: int = Field(ge=100)
+    unpredicted_sd: float = Field(gt=0, description="Spread given to a measured method whose full-length result cannot be predicted.")
+
+
+class TrainedConvergence(BaseModel):
+    """One trained method's gain model: predicted = measured + max(0, sum(coefficient * feature))."""
+
+    model_config = _FROZEN
+    min_epochs: float = Field(ge=0)
+    coefficients: dict[str, float]
+    residual_sd_by_epochs: list[tuple[float, float]] = Field(min_length=1, description="[max epochs, residual sd] rows.")
+    n_fit_points: int = 0
+    cv_rmse: Optional[float] = None
+
+
+class ConvergenceModel(BaseModel):
+    """knowledge/convergence.yaml: how a probe's measurement becomes a prediction of a full-length run."""
+
+    model_config = _FROZEN
+    fitted_on: str
+    interval_scale: float = Field(gt=0)
+    untrained_methods: list[str]
+    data_size_exponent: dict[str, float]
+    linear_probe_residual_sd: float = Field(ge=0)
+    fallback: dict[str, str] = Field(default_factory=dict, description="Methods without a model of their own use this one's.")
+    trained: dict[str, TrainedConvergence]
 
 
 class KnowledgeBase(BaseModel):
@@ -169,6 +200,7 @@ class KnowledgeBase(BaseModel):
     scoring: Scoring
     case_base: dict[str, Any]
     recipes: dict[str, dict[str, Any]]
+    convergence: ConvergenceModel
     probe_settings: dict[str, Any] = Field(default_factory=dict, description="knowledge/probes.yaml, validated by probes.settings.ProbeSettings.")
     content_hash: str = Field(description="Hash of every YAML file under knowledge/, probe settings included.")
 

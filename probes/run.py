@@ -1,7 +1,15 @@
-"""Run one trial: a live ProbeRun drives the training loop and ends as a frozen TrialResult.
+"""One training trial: a LiveTrial trains one method at one learning rate on one training set and freezes into a
+TrialResult.
 
-Every trial ends in a recorded state: complete, stopped (diverged, time budget, cancelled),
-out_of_memory or failed. Plain PyTorch under ``accelerate`` so ``accelerate launch`` works unchanged.
+The schedule is a short linear warmup then a constant rate (transformers' get_constant_schedule_with_warmup), so a
+trial of K steps is exactly the first K steps of the full-length run it stands for (benchmarks/ground_truth.py
+trains those the same way), and a trial can be continued: the learning-rate sweep's winner goes on training
+instead of starting over. Evaluation happens at the shared step grid (knowledge/probes.yaml ``eval_step_grid``) on
+a fixed random subset of the evaluation examples, and on all of them at the trial's last step; every point keeps
+each example's result for paired comparisons.
+
+Every trial ends in a recorded state: complete, stopped (diverged, cancelled, suite deadline), out_of_memory or
+failed. Plain PyTorch under ``accelerate`` so ``accelerate launch`` works unchanged.
 """
 from __future__ import annotations
 
@@ -11,262 +19,251 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from probes.batches import EncodedData, bucketed_batches, collate
+from probes.evaluation import EvalResult, evaluate
 from probes.measure import PeakMemory
-from probes.models import LoadedModel
-from probes.result import CurvePoint, ProbeStatus, TrialResult
-from probes.settings import ProbeSettings
+from probes.references import point_from_eval
+from probes.result import CurvePoint, Phase, ProbeStatus, TrialResult
 
 
 class ProbeStopped(Exception):
     """Raised inside the loop to end a trial early with status STOPPED."""
 
 
-@dataclass
-class EncodedData:
-    """Token ids per example; labels are class ids (classification) or per-token targets (generation)."""
-
-    task_kind: str
-    input_ids: list[list[int]]
-    labels: list[Any]
-    pad_token_id: int
-    padding_side: str
-    label_names: list[str] = field(default_factory=list)
-
-
-def encode_dataset(dataset, tokenizer, max_length: int) -> EncodedData:
-    """Tokenise once per suite (not per trial)."""
-    if dataset.task_kind == "classification":
-        encoded = tokenizer(dataset.texts, truncation=True, max_length=max_length)["input_ids"]
-        return EncodedData("classification", encoded, list(dataset.labels), tokenizer.pad_token_id, tokenizer.padding_side,
-                           list(dataset.label_names))
-    prompts = tokenizer([t + "\n" for t in dataset.texts], add_special_tokens=True)["input_ids"]
-    completions = tokenizer(dataset.targets, add_special_tokens=False)["input_ids"]
-    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    ids, labels = [], []
-    for p, c in zip(prompts, completions):
-        full = (p + c + eos)[:max_length]
-        target = ([-100] * len(p) + c + eos)[:max_length]
-        if all(t == -100 for t in target):  # prompt alone fills max_length: keep the end of the prompt
-            keep = max_length - min(len(c + eos), max_length // 2)
-            full = (p[-keep:] + c + eos)[:max_length]
-            target = ([-100] * len(p[-keep:]) + c + eos)[:max_length]
-        ids.append(full)
-        labels.append(target)
-    return EncodedData("generation", ids, labels, tokenizer.pad_token_id, tokenizer.padding_side)
-
-
-def collate(data: EncodedData, indices: list[int], device: str) -> dict:
-    import torch
-
-    width = max(len(data.input_ids[i]) for i in indices)
-    ids, mask, labels = [], [], []
-    for i in indices:
-        seq = data.input_ids[i]
-        pad = width - len(seq)
-        left = data.padding_side == "left"
-        ids.append(([data.pad_token_id] * pad + seq) if left else (seq + [data.pad_token_id] * pad))
-        mask.append(([0] * pad + [1] * len(seq)) if left else ([1] * len(seq) + [0] * pad))
-        if data.task_kind == "generation":
-            target = data.labels[i]
-            labels.append(([-100] * pad + target) if left else (target + [-100] * pad))
-        else:
-            labels.append(data.labels[i])
-    return {"input_ids": torch.tensor(ids, device=device), "attention_mask": torch.tensor(mask, device=device),
-            "labels": torch.tensor(labels, device=device)}
-
-
-def bucketed_batches(data: EncodedData, indices: list[int], batch_size: int, rng: random.Random):
-    """Endless stream of batches; examples of similar length share a batch to cut padding."""
-    while True:
-        order = list(indices)
-        rng.shuffle(order)
-        chunk = batch_size * 50
-        batches = []
-        for start in range(0, len(order), chunk):
-            block = sorted(order[start:start + chunk], key=lambda i: len(data.input_ids[i]))
-            batches += [block[j:j + batch_size] for j in range(0, len(block), batch_size)]
-        rng.shuffle(batches)
-        yield from batches
-
-
-def evaluate(model, data: EncodedData, indices: list[int], batch_size: int, device: str) -> tuple[float, float]:
-    """(metric, mean loss): accuracy for classification, next-token accuracy on completion tokens for generation."""
-    import torch
-
-    model.eval()
-    correct = total = 0
-    loss_sum, loss_n = 0.0, 0
-    order = sorted(indices, key=lambda i: len(data.input_ids[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size * 2):
-            batch = collate(data, order[start:start + batch_size * 2], device)
-            out = model(**batch)
-            if out.loss is not None and torch.isfinite(out.loss):
-                loss_sum += float(out.loss) * len(batch["labels"])
-                loss_n += len(batch["labels"])
-            if data.task_kind == "classification":
-                correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
-                total += len(batch["labels"])
-            else:
-                seq = batch["input_ids"].shape[1]
-                logits = out.logits[:, -seq:, :]  # drop virtual-token positions (prompt tuning prepends them)
-                predicted = logits[:, :-1, :].argmax(-1)
-                target = batch["labels"][:, 1:]
-                valid = target != -100
-                correct += int(((predicted == target) & valid).sum())
-                total += int(valid.sum())
-    model.train()
-    return (correct / total if total else 0.0), (loss_sum / loss_n if loss_n else float("nan"))
-
-
-@dataclass
+@dataclass(frozen=True)
 class TrialSpec:
     trial_id: str
     method: str
-    phase: str
+    phase: Phase
     learning_rate: float
-    data_fraction: float
     train_indices: list[int]
     eval_indices: list[int]
-    n_steps: int
-    n_eval_points: int
+    curve_eval_count: int  # intermediate points score the first this many eval examples
     seed: int = 0
+    data_fraction: float = 1.0
+    fold: Optional[int] = None
+    repeat: Optional[int] = None
 
 
 @dataclass
-class ProbeRun:
-    """Live handle of one trial: the loop reports into it; it freezes into a TrialResult."""
+class TrialEnvironment:
+    """What every trial of one suite shares."""
+
+    base: Any
+    data: EncodedData
+    settings: Any
+    device: str
+    batch_size: int
+    accelerator: Any
+    evaluator: Optional[Callable[..., EvalResult]] = None  # default: probes.evaluation.evaluate
+    after_training: Callable[[Any, list[int], str], dict] = lambda model, eval_indices, device: {}
+    on_step: Callable[[str, int, int], None] = lambda *_: None
+    should_cancel: Callable[[], bool] = lambda: False
+    deadline: Optional[float] = None  # perf_counter time; None = no wall-clock limit (step budgets)
+
+    def score(self, model: Any, indices: list[int]) -> EvalResult:
+        return (self.evaluator or evaluate)(model, self.data, indices, self.batch_size, self.accelerator.device)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    text = str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
+
+
+@dataclass
+class LiveTrial:
+    """A trial in memory: ``train_to(step)`` as often as needed, then ``freeze()``. Never raises (except Ctrl-C)."""
 
     spec: TrialSpec
-    deadline: float
-    should_cancel: Callable[[], bool]
-    on_step: Callable[[str, int, int], None]
+    env: TrialEnvironment
+    planned_steps: int
+    status: ProbeStatus = ProbeStatus.COMPLETE
+    message: str = ""
     curve: list[CurvePoint] = field(default_factory=list)
     step: int = 0
     examples_seen: int = 0
     tokens_seen: int = 0
-    first_loss: Optional[float] = None
-    smoothed_loss: Optional[float] = None
-    started: float = field(default_factory=time.perf_counter)
+    train_seconds: float = 0.0
+    trainable_params: int = 0
+    extra: dict = field(default_factory=dict)
+    _running_losses: list[float] = field(default_factory=list)
+    _first_loss: Optional[float] = None
+    _smoothed_loss: Optional[float] = None
+    _started: float = field(default_factory=time.perf_counter)
 
-    def report_loss(self, loss: float, settings: ProbeSettings) -> None:
-        if not math.isfinite(loss):
-            raise ProbeStopped(f"diverged: training loss became {loss} at step {self.step}")
-        self.smoothed_loss = loss if self.smoothed_loss is None else 0.9 * self.smoothed_loss + 0.1 * loss
-        if self.first_loss is None:
-            self.first_loss = loss
-        elif self.step > 10 and self.smoothed_loss > settings.divergence_loss_ratio * self.first_loss:
-            raise ProbeStopped(f"diverged: training loss {self.smoothed_loss:.3g} is over {settings.divergence_loss_ratio:g}x its start {self.first_loss:.3g}")
+    def __post_init__(self) -> None:
+        self.meter = PeakMemory(self.env.device)
+        self.meter.__enter__()
+        self.model = self.optimizer = self.schedule = None
+        try:
+            self._build()
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded
+            self._record_failure(error)
 
-    def check_budget(self) -> None:
-        if self.should_cancel():
+    @property
+    def ok(self) -> bool:
+        return self.status == ProbeStatus.COMPLETE
+
+    @property
+    def seconds_per_step(self) -> Optional[float]:
+        return self.train_seconds / self.step if self.step else None
+
+    def _build(self) -> None:
+        import torch
+        from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+
+        from probes.methods import build_trial_model
+
+        settings, spec = self.env.settings, self.spec
+        torch.manual_seed(spec.seed)
+        model, groups = build_trial_model(self.env.base, spec.method, settings, self.env.data.label_names)
+        param_groups = [{"params": g["params"], "lr": spec.learning_rate if g["role"] == "method" else settings.head_learning_rate}
+                        for g in groups]
+        self.trainable_params = sum(p.numel() for g in param_groups for p in g["params"])
+        self._trainable = [p for g in param_groups for p in g["params"]]
+        optimizer = torch.optim.AdamW(param_groups, weight_decay=0.0)
+        if settings.schedule.get(spec.method, "constant") == "linear":
+            self.schedule = get_linear_schedule_with_warmup(optimizer, settings.warmup_steps, self.planned_steps)
+        else:
+            self.schedule = get_constant_schedule_with_warmup(optimizer, settings.warmup_steps)
+        self.model, self.optimizer = self.env.accelerator.prepare(model, optimizer)
+        self.model.train()
+        self._batches = bucketed_batches(self.env.data, spec.train_indices, self.env.batch_size, random.Random(spec.seed))
+
+    def _record_failure(self, error: BaseException) -> None:
+        self.status = ProbeStatus.OUT_OF_MEMORY if is_out_of_memory(error) else ProbeStatus.FAILED
+        self.message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+
+    def _check_budget(self) -> None:
+        if self.env.should_cancel():
             raise ProbeStopped("cancelled by the user")
-        if time.perf_counter() > self.deadline:
-            raise ProbeStopped("time budget for this trial used up")
+        if self.env.deadline is not None and time.perf_counter() > self.env.deadline:
+            raise ProbeStopped("the suite's time budget ran out")
+
+    def _check_loss(self, loss: float) -> None:
+        if not math.isfinite(loss):
+            raise ProbeStopped(f"diverged: training loss became {loss} at step {self.step + 1}")
+        self._smoothed_loss = loss if self._smoothed_loss is None else 0.9 * self._smoothed_loss + 0.1 * loss
+        if self._first_loss is None:
+            self._first_loss = loss
+        elif self.step > 10 and self._smoothed_loss > self.env.settings.divergence_loss_ratio * self._first_loss:
+            raise ProbeStopped(f"diverged: training loss {self._smoothed_loss:.3g} is over "
+                               f"{self.env.settings.divergence_loss_ratio:g}x its start {self._first_loss:.3g}")
+
+    def _one_step(self) -> None:
+        self._check_budget()
+        started = time.perf_counter()
+        indices = next(self._batches)
+        batch = collate(self.env.data, indices, self.env.accelerator.device)
+        loss = self.model(**batch).loss
+        self._check_loss(float(loss.detach()))
+        self.env.accelerator.backward(loss)
+        self.env.accelerator.clip_grad_norm_(self._trainable, self.env.settings.max_grad_norm)
+        self.optimizer.step()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self._running_losses.append(float(loss.detach()))
+        self.examples_seen += len(indices)
+        self.tokens_seen += int(batch["attention_mask"].sum())
+        self.train_seconds += time.perf_counter() - started
+        self.env.on_step(self.spec.trial_id, self.step, self.planned_steps)
+
+    def _evaluate(self, full: bool) -> None:
+        indices = self.spec.eval_indices if full else self.spec.eval_indices[: self.spec.curve_eval_count]
+        result = self.env.score(self.model, indices)
+        losses, self._running_losses = self._running_losses, []
+        self.curve.append(point_from_eval(result, step=self.step, examples_seen=self.examples_seen, tokens_seen=self.tokens_seen,
+                                          train_loss=sum(losses) / len(losses) if losses else None,
+                                          wall_time_s=time.perf_counter() - self._started))
+
+    def train_to(self, target_step: int, final: bool = True) -> "LiveTrial":
+        """Train up to ``target_step``, scoring at every grid step on the way and at ``target_step`` (on all
+        evaluation examples when ``final``)."""
+        if not self.ok or self.model is None:
+            return self
+        grid = [s for s in self.env.settings.eval_step_grid if self.step < s < target_step]
+        try:
+            for point in [*grid, target_step]:
+                while self.step < point:
+                    self._one_step()
+                if point == target_step:
+                    self._evaluate(full=final)
+                elif point > 0:
+                    self._evaluate(full=False)
+        except ProbeStopped as stop:
+            self.status, self.message = ProbeStatus.STOPPED, str(stop)
+            unscored = self.step and (not self.curve or self.curve[-1].step != self.step)
+            if unscored and not str(stop).startswith(("diverged", "cancelled")):
+                try:
+                    self._evaluate(full=final)  # trained, but out of time: its last state is still evidence
+                except Exception as error:  # noqa: BLE001
+                    self._record_failure(error)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure becomes a recorded state
+            self._record_failure(error)
+        return self
+
+    def snapshot(self) -> TrialResult:
+        """The record so far, without freeing anything (e.g. to pick a sweep winner before continuing it)."""
+        return self._record(None, {})
+
+    def freeze(self, save_to: Optional[str] = None) -> TrialResult:
+        """The frozen record; frees the model. ``save_to``: save the trained adapter (or model) there."""
+        import torch
+
+        from probes.methods import adapter_size_mib, save_adapter
+
+        adapter_mib = extra = None
+        try:
+            if self.model is not None:
+                unwrapped = self.env.accelerator.unwrap_model(self.model)
+                adapter_mib = round(adapter_size_mib(unwrapped, self.spec.method), 4)
+                evaluated = bool(self.curve) and self.status in (ProbeStatus.COMPLETE, ProbeStatus.STOPPED)
+                if evaluated and self.curve[-1].n_eval_examples == len(self.spec.eval_indices):
+                    extra = self.env.after_training(unwrapped, self.spec.eval_indices, self.env.accelerator.device)
+                    if save_to:
+                        save_adapter(unwrapped, save_to)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - a failed save or generation pass is recorded, the measurements stay
+            self.message = (self.message + "; " if self.message else "") + f"after training: {type(error).__name__}: {error}"[:300]
+        finally:
+            self.meter.__exit__(None, None, None)
+            self.model = self.optimizer = self.schedule = self._batches = None
+            self.env.accelerator.free_memory()
+            if self.env.device == "cuda":
+                torch.cuda.empty_cache()
+        return self._record(adapter_mib, extra or {})
+
+    def _record(self, adapter_mib: Optional[float], extra: dict) -> TrialResult:
+        spec, settings = self.spec, self.env.settings
+        config = {"method": spec.method, "learning_rate": spec.learning_rate, "batch_size": self.env.batch_size,
+                  "planned_steps": self.planned_steps, "optimizer": "AdamW",
+                  "schedule": f"{settings.schedule.get(spec.method, 'constant')} after {settings.warmup_steps} warmup steps",
+                  "head_learning_rate": settings.head_learning_rate, "max_grad_norm": settings.max_grad_norm, "seed": spec.seed}
+        try:
+            from probes.methods import trial_config
+
+            config.update(trial_config(self.env.base, spec.method, settings))
+        except ValueError:
+            pass
+        return TrialResult(
+            trial_id=spec.trial_id, method=spec.method, phase=spec.phase, learning_rate=spec.learning_rate,
+            data_fraction=spec.data_fraction, n_train_examples=len(spec.train_indices), n_eval_examples=len(spec.eval_indices),
+            seed=spec.seed, status=self.status, message=self.message, curve=self.curve,
+            wall_time_s=round(time.perf_counter() - self._started, 3), tokens_seen=self.tokens_seen,
+            peak_memory_gib=self.meter.peak_gib, trainable_params=self.trainable_params, total_params=self.env.base.n_params,
+            adapter_size_mib=adapter_mib, config=config, fold=spec.fold, repeat=spec.repeat,
+            eval_example_ids=list(spec.eval_indices) if spec.fold is not None else None, **extra)
 
 
-def _is_oom(error: BaseException) -> bool:
-    import torch
-
-    return isinstance(error, torch.OutOfMemoryError) or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower()) \
-        or (isinstance(error, RuntimeError) and "can't allocate memory" in str(error).lower())
-
-
-def run_trial(spec: TrialSpec, base: LoadedModel, data: EncodedData, settings: ProbeSettings, device: str,
-              batch_size: int, deadline: float, accelerator, should_cancel: Callable[[], bool] = lambda: False,
-              on_step: Callable[[str, int, int], None] = lambda *_: None, save_to: Optional[str] = None,
-              evaluate_fn: Optional[Callable] = None) -> TrialResult:
-    """Train one method for spec.n_steps and evaluate at evenly spaced points. Never raises (except Ctrl-C).
-
-    ``evaluate_fn`` (default ``evaluate``) scores the model: e.g. label likelihood for decoders (probes.decoder)."""
-    import torch
-
-    from probes.methods import adapter_size_mib, build_trial_model, save_adapter
-
-    evaluate_fn = evaluate_fn or evaluate
-    run = ProbeRun(spec=spec, deadline=deadline, should_cancel=should_cancel, on_step=on_step)
-    status, message = ProbeStatus.COMPLETE, ""
-    trainable = total = 0
-    adapter_mib = None
-    model = optimizer = None
-    meter = PeakMemory(device)
-    config = {"method": spec.method, "learning_rate": spec.learning_rate, "batch_size": batch_size, "n_steps": spec.n_steps,
-              "data_fraction": spec.data_fraction, "head_learning_rate": settings.head_learning_rate,
-              "optimizer": "AdamW", "schedule": f"{settings.schedule.get(spec.method, 'linear')} after {settings.warmup_fraction:.0%} warmup",
-              "max_grad_norm": settings.max_grad_norm, "seed": spec.seed}
-    if spec.method == "prompt_tuning":
-        config["num_virtual_tokens"] = settings.virtual_tokens[base.task_kind]
-        config["init"] = "text (class-label words)"
-    if spec.method == "lora":
-        config.update({"lora_" + k: v for k, v in settings.lora.items()}, target_modules="all-linear")
-    try:
-        with meter:
-            torch.manual_seed(spec.seed)
-            model, groups = build_trial_model(base, spec.method, settings, data.label_names)
-            trainable = sum(p.numel() for g in groups for p in g["params"])
-            total = base.n_params
-            param_groups = [{"params": g["params"], "lr": spec.learning_rate if g["role"] == "method" else settings.head_learning_rate}
-                            for g in groups]
-            optimizer = torch.optim.AdamW(param_groups, weight_decay=0.0)
-            warmup = max(1, round(settings.warmup_fraction * spec.n_steps))
-            decays = settings.schedule.get(spec.method, "linear") == "linear"
-            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(
-                (step + 1) / warmup, max(0.0, (spec.n_steps - step) / max(spec.n_steps - warmup, 1)) if decays else 1.0))
-            trainable_list = [p for g in param_groups for p in g["params"]]
-            model, optimizer = accelerator.prepare(model, optimizer)
-            model.train()
-            eval_steps = {max(1, round(spec.n_steps * k / spec.n_eval_points)) for k in range(1, spec.n_eval_points + 1)}
-            batches = bucketed_batches(data, spec.train_indices, batch_size, random.Random(spec.seed))
-            running = []
-            try:
-                while run.step < spec.n_steps:
-                    run.check_budget()
-                    indices = next(batches)
-                    batch = collate(data, indices, accelerator.device)
-                    loss = model(**batch).loss
-                    run.step += 1
-                    run.report_loss(float(loss.detach()), settings)
-                    accelerator.backward(loss)
-                    accelerator.clip_grad_norm_(trainable_list, settings.max_grad_norm)
-                    optimizer.step()
-                    schedule.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    running.append(float(loss.detach()))
-                    run.examples_seen += len(indices)
-                    run.tokens_seen += int(batch["attention_mask"].sum())
-                    on_step(spec.trial_id, run.step, spec.n_steps)
-                    if run.step in eval_steps:
-                        metric, eval_loss = evaluate_fn(model, data, spec.eval_indices, batch_size, accelerator.device)
-                        run.curve.append(CurvePoint(step=run.step, examples_seen=run.examples_seen, tokens_seen=run.tokens_seen,
-                                                    train_loss=round(sum(running) / len(running), 5), eval_loss=round(eval_loss, 5),
-                                                    eval_metric=round(metric, 5), wall_time_s=round(time.perf_counter() - run.started, 3)))
-                        running = []
-            except ProbeStopped as stop:
-                status, message = ProbeStatus.STOPPED, str(stop)
-                if "time budget" in message and run.step and (not run.curve or run.curve[-1].step != run.step):
-                    metric, eval_loss = evaluate_fn(model, data, spec.eval_indices, batch_size, accelerator.device)
-                    run.curve.append(CurvePoint(step=run.step, examples_seen=run.examples_seen, tokens_seen=run.tokens_seen,
-                                                train_loss=round(sum(running) / len(running), 5) if running else None,
-                                                eval_loss=round(eval_loss, 5), eval_metric=round(metric, 5),
-                                                wall_time_s=round(time.perf_counter() - run.started, 3)))
-            unwrapped = accelerator.unwrap_model(model)
-            adapter_mib = round(adapter_size_mib(unwrapped, spec.method), 4)
-            if save_to and run.curve and (status == ProbeStatus.COMPLETE or "time budget" in message):  # trained and evaluated
-                save_adapter(unwrapped, save_to)
-    except KeyboardInterrupt:
-        raise
-    except Exception as error:  # noqa: BLE001 - every failure becomes a recorded state
-        status = ProbeStatus.OUT_OF_MEMORY if _is_oom(error) else ProbeStatus.FAILED
-        message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
-    finally:
-        del model, optimizer
-        accelerator.free_memory()
-        if device == "cuda":
-            torch.cuda.empty_cache()
-    return TrialResult(
-        trial_id=spec.trial_id, method=spec.method, phase=spec.phase, learning_rate=spec.learning_rate,
-        data_fraction=spec.data_fraction, n_train_examples=len(spec.train_indices), n_eval_examples=len(spec.eval_indices),
-        seed=spec.seed, status=status, message=message, curve=run.curve, wall_time_s=round(time.perf_counter() - run.started, 3),
-        tokens_seen=run.tokens_seen, peak_memory_gib=meter.peak_gib, trainable_params=trainable, total_params=total,
-        adapter_size_mib=adapter_mib, config=config,
-    )
+def run_trial(spec: TrialSpec, env: TrialEnvironment, n_steps: int, save_to: Optional[str] = None) -> TrialResult:
+    """Train ``spec`` for ``n_steps`` and freeze it (one call for a trial that is not continued)."""
+    return LiveTrial(spec, env, planned_steps=n_steps).train_to(n_steps).freeze(save_to)

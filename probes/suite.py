@@ -1,192 +1,174 @@
-"""run_suite(): baseline, learning-rate sweep, then data-fraction curves for each method, within a time budget."""
+"""run_suite(): measure every candidate method on the user's own data and model, on the same evaluation examples.
+
+Steps: split (holdout, or repeated k-fold for tiny data: probes.split) -> the methods measured without gradient
+training (zero-shot, few-shot for decoders, the linear probe: probes.references) -> a step plan made once
+(probes.plan; a minutes budget becomes steps from measured seconds per step) -> each trained method's sweep and
+main trial (probes.method_trials) -> a SuiteResult, cached on disk as JSON.
+"""
 from __future__ import annotations
 
-import hashlib
-import math
-import os
-import platform
 import random
 import time
-from importlib import metadata
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from knowledge.errors import ProbeError
-from probes.data import ProbeDataset, load_dataset, split_dataset
-from probes.result import CurvePoint, DataProfile, ProbeStatus, SuiteResult, TrialResult
+from probes.data import ProbeDataset, load_dataset
+from probes.plan import SuitePlan, plan_folds, plan_suite
+from probes.profile import data_hash, device_description, package_versions, profile_data
+from probes.progress import Progress, ProgressCallback
+from probes.result import SuiteResult, TrialResult
 from probes.settings import ProbeSettings, probe_settings
+from probes.split import EvaluationSplit, plan_evaluation
 from probes.store import cache_key, load_cached, save_cached
 
-ProgressCallback = Callable[[dict[str, Any]], None]
+DEFAULT_TRAINED = ("prompt_tuning", "lora", "full_finetune")
 
 
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "accelerate", "scikit-learn", "tuning-advisor"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
+@dataclass
+class _Suite:
+    """What one suite run holds while it runs."""
+
+    dataset: ProbeDataset
+    settings: ProbeSettings
+    split: EvaluationSplit
+    base: Any
+    data: Any
+    decoder: Any
+    env: Any
+    progress: Progress
+    started: float
+    budget_s: Optional[float]
+    budget_steps: Optional[int]
+    latency_sensitive: bool
+    trials: list[TrialResult]
+
+    def record(self, trial: TrialResult) -> TrialResult:
+        self.trials.append(trial)
+        self.progress.trial_done(trial)
+        return trial
 
 
-def _data_hash(dataset: ProbeDataset) -> str:
-    digest = hashlib.sha256()
-    for text, label in zip(dataset.texts, dataset.labels or dataset.targets):
-        digest.update(text.encode("utf-8", "replace") + b"\x00" + str(label).encode("utf-8", "replace") + b"\x01")
-    return digest.hexdigest()
+def _validate_budget(budget_minutes: float, budget_steps: Optional[int]) -> None:
+    import math
+
+    if not isinstance(budget_minutes, (int, float)) or not math.isfinite(budget_minutes) or budget_minutes <= 0:
+        raise ProbeError(f"budget_minutes must be a finite number greater than 0, got {budget_minutes!r}.")
+    if budget_steps is not None and (not isinstance(budget_steps, int) or isinstance(budget_steps, bool) or budget_steps < 1):
+        raise ProbeError(f"budget_steps must be a whole number of at least 1, got {budget_steps!r}.")
 
 
-def _device_description(device: str) -> str:
-    import torch
+def _trained_methods(methods: Optional[list[str]], n_params: int, device: str, settings: ProbeSettings) -> list[str]:
+    from probes.methods import trainable_methods
 
-    if device == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    return f"cpu: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
-
-
-def _profile(dataset: ProbeDataset, data, split) -> DataProfile:
-    import numpy as np
-
-    lengths = np.array([len(ids) for ids in data.input_ids])
-    train_texts = {dataset.texts[i] for i in split.train_indices}
-    overlap = sum(1 for i in split.eval_indices if dataset.texts[i] in train_texts)
-    counts: dict[str, int] = {}
-    for label in dataset.labels:
-        name = dataset.label_names[label]
-        counts[name] = counts.get(name, 0) + 1
-    warnings = list(dataset.warnings)
-    if overlap:
-        warnings.append(f"{overlap} eval text(s) also appear in train with a different label/completion.")
-    if counts and min(counts.values()) < 0.05 * sum(counts.values()):
-        warnings.append(f"Imbalanced labels: smallest class has {min(counts.values())} of {sum(counts.values())} examples.")
-    return DataProfile(
-        n_rows=dataset.n_rows, n_train=len(split.train_indices), n_eval=len(split.eval_indices), task_kind=dataset.task_kind,
-        label_counts=counts, token_length_p50=float(np.percentile(lengths, 50)), token_length_p90=float(np.percentile(lengths, 90)),
-        token_length_p99=float(np.percentile(lengths, 99)), n_duplicates=dataset.n_dropped_rows, n_train_eval_overlap=overlap,
-        n_dropped_rows=dataset.n_dropped_rows, warnings=warnings,
-    )
+    if methods is None:
+        small = n_params / 1e9 <= settings.full_finetune_max_params_b["cuda" if device == "cuda" else "cpu"]
+        return [m for m in DEFAULT_TRAINED if m != "full_finetune" or small]
+    unknown = [m for m in methods if m not in trainable_methods() and m not in ("zero_shot", "few_shot", "linear_probe")]
+    if unknown:
+        raise ProbeError(f"methods {unknown} cannot be probed; trainable methods: {', '.join(trainable_methods())} "
+                         "(zero_shot, few_shot and linear_probe are always measured when they apply).")
+    return [m for m in methods if m in trainable_methods()]
 
 
-def _frozen_features(base, data, indices, batch_size: int, device: str):
-    """Mean-pooled last hidden states of the frozen model (what sentence encoders are trained to produce)."""
-    import numpy as np
-    import torch
+def _load(dataset, model, gguf_file, trust_remote_code, settings):
+    from probes.batches import encode_dataset
+    from probes.decoder.hooks import DecoderHooks, lm_head_requested
+    from probes.models import load_base_model
 
-    from probes.run import collate
-
-    model = base.model
-    rows = []
-    with torch.inference_mode():
-        for start in range(0, len(indices), batch_size * 2):
-            batch = collate(data, indices[start:start + batch_size * 2], device)
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
-            hidden = out.hidden_states[-1].float()
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            rows.append(((hidden * mask).sum(1) / mask.sum(1)).cpu().numpy())
-    return np.concatenate(rows)
+    base = load_base_model(model, dataset.task_kind, max(len(dataset.label_names), 2), gguf_file, trust_remote_code,
+                           lm_head=lm_head_requested(dataset.task_kind, settings))
+    data = encode_dataset(dataset, base.tokenizer, settings.max_length_tokens)
+    return base, data, DecoderHooks.build(base, dataset, data, settings)
 
 
-def _unit_rows(matrix):
-    import numpy as np
+def _environment(base, data, decoder, settings, device, progress, should_cancel, deadline):
+    from accelerate import Accelerator
 
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+    from probes.run import TrialEnvironment
 
-
-def _frozen_trials(base, data, split, batch_size: int, device: str, zero_shot: bool = True) -> list[TrialResult]:
-    """Two references with the language model untouched:
-    - frozen_baseline (no training at all): classification by similarity of each text's embedding to the embedding
-      of each label name (zero-shot); for generation, the frozen model's next-token accuracy on the completions.
-    - linear_probe (classification only): logistic regression on frozen features; it trains a linear head, so it
-      is a cheap adaptation method in its own right, reported for reference.
-    """
-    import numpy as np
-
-    from probes.measure import PeakMemory
-    from probes.run import EncodedData, evaluate
-
-    results = []
-    specs = ([("frozen_baseline", "baseline")] if zero_shot else []) + (
-        [("linear_probe", "reference")] if data.task_kind == "classification" else [])
-    cache: dict = {}
-    base.model.to(device)
-    for method, phase in specs:
-        started = time.perf_counter()
-        meter = PeakMemory(device)
-        status, message, curve, config = ProbeStatus.COMPLETE, "", [], {}
-        try:
-            with meter:
-                if data.task_kind == "generation":
-                    metric, loss = evaluate(base.model, data, split.eval_indices, batch_size, device)
-                    config = {"baseline": "frozen model, zero-shot next-token accuracy on the completions"}
-                else:
-                    loss = None
-                    if "eval" not in cache:
-                        cache["eval"] = _frozen_features(base, data, split.eval_indices, batch_size, device)
-                    y_eval = np.array([data.labels[i] for i in split.eval_indices])
-                    if method == "frozen_baseline":
-                        names = base.tokenizer(data.label_names, add_special_tokens=True)["input_ids"]
-                        label_data = EncodedData("classification", names, list(range(len(names))), data.pad_token_id, data.padding_side)
-                        label_vectors = _frozen_features(base, label_data, list(range(len(names))), batch_size, device)
-                        predicted = (_unit_rows(cache["eval"]) @ _unit_rows(label_vectors).T).argmax(1)
-                        config = {"baseline": "zero-shot: cosine similarity of mean-pooled text and label-name embeddings"}
-                    else:
-                        from sklearn.linear_model import LogisticRegression
-
-                        x_train = _frozen_features(base, data, split.train_indices, batch_size, device)
-                        y_train = np.array([data.labels[i] for i in split.train_indices])
-                        predicted = LogisticRegression(max_iter=2000).fit(x_train, y_train).predict(cache["eval"])
-                        config = {"reference": "logistic regression on frozen mean-pooled features"}
-                    metric = float((predicted == y_eval).mean())
-                curve = [CurvePoint(step=0, examples_seen=0, tokens_seen=0, train_loss=None,
-                                    eval_loss=None if loss is None or math.isnan(loss) else round(loss, 5),
-                                    eval_metric=round(metric, 5), wall_time_s=round(time.perf_counter() - started, 3))]
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # noqa: BLE001 - recorded, never fatal
-            status, message = ProbeStatus.FAILED, f"{type(error).__name__}: {error}"[:500]
-        results.append(TrialResult(
-            trial_id=method, method=method, phase=phase, learning_rate=None, data_fraction=1.0,
-            n_train_examples=len(split.train_indices) if method == "linear_probe" else 0, n_eval_examples=len(split.eval_indices),
-            seed=0, status=status, message=message, curve=curve, wall_time_s=round(time.perf_counter() - started, 3),
-            peak_memory_gib=meter.peak_gib, trainable_params=0, total_params=base.n_params, config=config))
-    base.model.to("cpu")
-    return results
+    return TrialEnvironment(base=base, data=decoder.train_data, settings=settings, device=device,
+                            batch_size=settings.batch_size["cuda" if device == "cuda" else "cpu"],
+                            accelerator=Accelerator(cpu=device == "cpu"), evaluator=decoder.evaluator,
+                            after_training=decoder.after_training, on_step=progress.step, should_cancel=should_cancel,
+                            deadline=deadline)
 
 
-class _Progress:
-    def __init__(self, progress: Union[bool, ProgressCallback, None]):
-        self.callback = progress if callable(progress) else None
-        self.bar = None
-        if progress is True:
-            from tqdm.auto import tqdm
+def _step_budget(suite: _Suite, methods: list[str], train_ids: list[int]) -> tuple[int, dict[str, float]]:
+    """The training-step budget: as given, or the minutes left turned into steps of the cheapest method from a few
+    measured steps per method (made once; the plan never changes after)."""
+    if suite.budget_steps is not None:
+        return suite.budget_steps, {}
+    from probes.method_trials import measure_step_seconds
 
-            self.bar = tqdm(total=0, unit="step", desc="probe", dynamic_ncols=True)
+    calibration = suite.settings.plan.calibration_steps
+    costs = {m: s for m in methods if (s := measure_step_seconds(suite.env, m, train_ids, calibration))}
+    left_s = suite.budget_s - (time.perf_counter() - suite.started)
+    cheapest = min(costs.values(), default=None)
+    if not cheapest:
+        return suite.settings.eval_step_grid[0] * max(len(methods), 1), costs
+    training_share = 1 - suite.settings.plan.evaluation_time_share
+    return max(int(left_s * training_share / cheapest), suite.settings.eval_step_grid[0]), costs
 
-    def plan(self, n_steps: int, phase: str) -> None:
-        if self.bar is not None:
-            self.bar.total = (self.bar.total or 0) + n_steps
-            self.bar.set_description(f"probe: {phase}")
-            self.bar.refresh()
-        if self.callback:
-            self.callback({"event": "plan", "phase": phase, "n_steps": n_steps})
 
-    def step(self, trial_id: str, step: int, n_steps: int) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(trial_id, refresh=False)
-        if self.callback:
-            self.callback({"event": "step", "trial_id": trial_id, "step": step, "n_steps": n_steps})
+def _holdout(suite: _Suite, methods: list[str], seed: int, save_best_adapter: Optional[str]) -> tuple[Optional[SuitePlan], dict]:
+    from probes.method_trials import run_method
+    from probes.references import reference_trials
 
-    def trial_done(self, trial: TrialResult) -> None:
-        if self.callback:
-            self.callback({"event": "trial", "trial": trial})
-        elif self.bar is not None:
-            self.bar.write(f"  {trial.trial_id}: {trial.status.value}, {trial.method} "
-                           f"{'' if trial.final_metric is None else f'metric {trial.final_metric:.3f}'} {trial.message}".rstrip())
+    split, env, settings = suite.split, suite.env, suite.settings
+    suite.progress.phase("methods without gradient training (zero-shot, few-shot, linear probe)")
+    for trial in reference_trials(suite.base, suite.data, suite.dataset, split.train_indices, split.eval_indices, settings,
+                                  suite.decoder, env.device, env.batch_size, suite.latency_sensitive, deadline=env.deadline):
+        suite.record(trial)
+    if not methods:
+        return None, {}
+    budget, costs = _step_budget(suite, methods, split.train_indices)
+    plan = plan_suite(methods, len(split.train_indices), budget, env.batch_size, settings, seed, costs)
+    suite.progress.plan(plan.total_steps, f"{plan.total_steps} training steps: " + "; ".join(
+        f"{p.method} {p.main_steps} steps" + (f" after a {p.sweep_steps}-step sweep of {len(p.learning_rates)} rates" if p.sweep_steps else "")
+        for p in plan.methods))
+    curve_eval = min(len(split.eval_indices), settings.evaluation.curve_eval_examples)
+    selected = {}
+    for method_plan in plan.methods:
+        if env.should_cancel():
+            break
+        suite.progress.phase(f"{method_plan.method}")
+        save_to = f"{save_best_adapter}/{method_plan.method}" if save_best_adapter else None
+        chosen = run_method(method_plan, env, split.train_indices, split.eval_indices, curve_eval, seed, suite.record, save_to)
+        if chosen is not None:
+            selected[method_plan.method] = chosen
+    return plan, {"selected": selected, "costs": costs}
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+
+def _kfold(suite: _Suite, methods: list[str], seed: int) -> tuple[int, dict]:
+    from probes.references import reference_trials
+    from probes.run import TrialSpec, run_trial
+    from probes.result import Phase
+
+    split, env, settings = suite.split, suite.env, suite.settings
+    per_fold_train = len(split.folds[0].train_indices)
+    budget, costs = _step_budget(suite, methods, split.folds[0].train_indices) if methods else (0, {})
+    n_folds, steps = plan_folds(methods, len(split.folds), per_fold_train, budget, env.batch_size, settings, costs) if methods \
+        else (len(split.folds), {})
+    suite.progress.plan(n_folds * sum(steps.values()), f"{n_folds} cross-validation folds x ({', '.join(f'{m} {s} steps' for m, s in steps.items())})")
+    done_repeats = set()
+    for fold in split.folds[:n_folds]:
+        if env.should_cancel():
+            break
+        record = {"fold": fold.fold, "repeat": fold.repeat, "eval_example_ids": fold.eval_indices}
+        suite.progress.phase(f"fold {fold.fold + 1} of repetition {fold.repeat + 1}")
+        for trial in reference_trials(suite.base, suite.data, suite.dataset, fold.train_indices, fold.eval_indices, settings,
+                                      suite.decoder, env.device, env.batch_size, suite.latency_sensitive, **record):
+            suite.record(trial)
+        for method in methods:
+            lr = settings.plan.default_learning_rate[method]
+            spec = TrialSpec(trial_id=f"fold-{method}-f{fold.fold}r{fold.repeat}", method=method, phase=Phase.FOLD,
+                             learning_rate=lr, train_indices=fold.train_indices, eval_indices=fold.eval_indices,
+                             curve_eval_count=len(fold.eval_indices), seed=seed + fold.repeat, fold=fold.fold, repeat=fold.repeat)
+            suite.record(run_trial(spec, env, steps[method]))
+        done_repeats.add(fold.repeat)
+    return n_folds, {"selected": {m: settings.plan.default_learning_rate[m] for m in methods}, "costs": costs,
+                     "repeats": len(done_repeats)}
 
 
 def run_suite(
@@ -194,6 +176,7 @@ def run_suite(
     model: Optional[str] = None,
     budget_minutes: float = 5.0,
     *,
+    budget_steps: Optional[int] = None,
     gguf_file: Optional[str] = None,
     methods: Optional[list[str]] = None,
     trust_remote_code: bool = False,
@@ -205,147 +188,80 @@ def run_suite(
     latency_sensitive: bool = False,
     settings: Optional[ProbeSettings] = None,
 ) -> SuiteResult:
-    """Probe prompt tuning against LoRA (and full fine-tuning for small models) on the user's data.
+    """Measure zero-shot, few-shot (decoders), the linear probe, prompt tuning, LoRA and (small models) full
+    fine-tuning on the user's data, every one scored on the same examples.
 
     ``dataset``: a ProbeDataset, a DataFrame or a CSV/JSONL path (columns are guessed; use probes.data.load_dataset
     to name them). ``model``: hub id, local directory or GGUF directory; None uses the offline default (MiniLM).
-    Decoders classify through the LM head (label likelihood, probes.decoder) with measured zero-shot and few-shot
-    prompting (fewer demonstrations when ``latency_sensitive``); generation data gets generation metrics.
+    ``budget_minutes`` becomes a step plan once, from measured seconds per step; ``budget_steps`` (tests,
+    benchmarks) fixes the training steps instead, so the same inputs, seed and step budget give the same result.
     """
     import torch
-    from accelerate import Accelerator
-
-    from probes.decoder.hooks import DecoderHooks, lm_head_requested
-    from probes.models import load_base_model, resolve_device
-    from probes.run import TrialSpec, encode_dataset, run_trial
 
     settings = settings or probe_settings()
-    if budget_minutes <= 0:
-        raise ProbeError(f"budget_minutes must be greater than 0, got {budget_minutes!r}.")
+    _validate_budget(budget_minutes, budget_steps)
     if not isinstance(dataset, ProbeDataset):
         dataset = load_dataset(dataset)
     if model is None:
         from probes.defaults import default_model_dir
 
         model = str(default_model_dir())
-    started = time.perf_counter()
-    budget_s = budget_minutes * 60
-    device = resolve_device()
-    random.seed(seed)
-    torch.manual_seed(seed)
+    from probes.models import resolve_device
 
-    split = split_dataset(dataset, settings.eval_fraction, settings.eval_min_examples, settings.eval_max_examples,
-                          settings.min_train_examples, seed)
-    # Look the cache up before loading the model: a repeated question costs neither a model load nor training.
-    key = cache_key({"data": _data_hash(dataset), "model": model, "gguf_file": gguf_file, "settings": settings.model_dump(),
-                     "budget": budget_minutes, "methods": methods, "seed": seed, "versions": _versions(), "device": device,
-                     "latency_sensitive": latency_sensitive})
+    started, device = time.perf_counter(), resolve_device()
+    split = plan_evaluation(dataset, settings, seed)
+    key = cache_key({"data": data_hash(dataset), "model": model, "gguf_file": gguf_file, "settings": settings.model_dump(),
+                     "budget": budget_steps or budget_minutes, "methods": methods, "seed": seed, "versions": package_versions(),
+                     "device": device, "latency_sensitive": latency_sensitive})
     cached = load_cached(cache_dir, key)
     if cached is not None and not save_best_adapter:
         return cached
-    base = load_base_model(model, dataset.task_kind, max(len(dataset.label_names), 2), gguf_file, trust_remote_code,
-                           lm_head=lm_head_requested(dataset.task_kind, settings))
-    data = encode_dataset(dataset, base.tokenizer, settings.max_length_tokens)
-    profile = _profile(dataset, data, split)
-    decoder = DecoderHooks.build(base, dataset, data, settings)
-    batch_size = settings.batch_size["cuda" if device == "cuda" else "cpu"]
-    if methods is None:
-        methods = ["prompt_tuning", "lora"]
-        if base.n_params / 1e9 <= settings.full_finetune_max_params_b["cuda" if device == "cuda" else "cpu"]:
-            methods.append("full_finetune")
-
-    accelerator = Accelerator(cpu=device == "cpu")
-    reporter = _Progress(progress)
-    trials: list[TrialResult] = []
-    selected: dict[str, float] = {}
-    suite_deadline = started + budget_s
-
-    def record(trial: TrialResult) -> TrialResult:
-        trials.append(trial)
-        reporter.trial_done(trial)
-        return trial
-
+    random.seed(seed)
+    torch.manual_seed(seed)
+    base, data, decoder = _load(dataset, model, gguf_file, trust_remote_code, settings)
+    reporter = Progress(progress)
+    budget_s = None if budget_steps is not None else budget_minutes * 60
+    deadline = None if budget_s is None else started + budget_s * (1 + settings.plan.overrun_tolerance)
+    env = _environment(base, data, decoder, settings, device, reporter, should_cancel, deadline)
+    suite = _Suite(dataset, settings, split, base, data, decoder, env, reporter, started, budget_s, budget_steps,
+                   latency_sensitive, [])
+    trained = _trained_methods(methods, base.n_params, device, settings)
+    info: dict = {}
+    n_repeats = None
     try:
-        for trial in _frozen_trials(base, data, split, batch_size, device, zero_shot=decoder.label_evaluator is None):
-            record(decoder.with_generation(trial, base.model, split.eval_indices, device) if trial.phase == "baseline" else trial)
-        for trial in decoder.prompting_trials(split, device, latency_sensitive):
-            record(trial)
-
-        # 1. Learning-rate sweep: short runs on all training data, scored on a fixed eval subset.
-        sweep_eval = split.eval_indices[: settings.sweep_eval_examples]
-        sweep_trials = [(m, lr) for m in methods for lr in settings.learning_rate_grids[m]]
-        sweep_budget = max(budget_s * settings.sweep_budget_share - (time.perf_counter() - started), budget_s * 0.1)
-        reporter.plan(len(sweep_trials) * settings.sweep_steps, "learning-rate sweep")
-        per_sweep_s = sweep_budget / len(sweep_trials)
-        seconds_per_step: dict[str, list[float]] = {m: [] for m in methods}
-        for method, lr in sweep_trials:
-            trial = record(run_trial(
-                TrialSpec(f"sweep-{method}-lr{lr:g}", method, "lr_sweep", lr, 1.0, split.train_indices, sweep_eval,
-                          settings.sweep_steps, 1, seed),
-                base, decoder.train_data, settings, device, batch_size, time.perf_counter() + per_sweep_s, accelerator, should_cancel,
-                reporter.step, evaluate_fn=decoder.evaluator(1)))
-            if trial.curve:
-                seconds_per_step[method].append(trial.wall_time_s / max(trial.curve[-1].step, 1))
-        for method in methods:
-            candidates = [t for t in trials if t.phase == "lr_sweep" and t.method == method and t.curve and t.status != ProbeStatus.FAILED]
-            if candidates:
-                top = max(t.final_metric for t in candidates)
-                standard_error = math.sqrt(max(top * (1 - top), 1e-4) / max(len(sweep_eval), 1))
-                close = [t for t in candidates if t.final_metric >= top - settings.lr_tie_standard_errors * standard_error]
-                # within noise of the best score, the lower training loss is the steadier signal
-                selected[method] = min(close, key=lambda t: (t.curve[-1].train_loss if t.curve[-1].train_loss is not None
-                                                             else float("inf"), t.learning_rate)).learning_rate
-        if should_cancel():
-            raise KeyboardInterrupt
-
-        # 2. Data-fraction curves: same epochs (token budget) for every method, sized to fit what is left.
-        remaining = suite_deadline - time.perf_counter()
-        n_train = len(split.train_indices)
-        fractions = settings.data_fractions
-        cost_per_epoch = sum(
-            (sum(seconds_per_step[m]) / len(seconds_per_step[m])) * sum(f * n_train for f in fractions) / batch_size
-            for m in selected if seconds_per_step[m]
-        )
-        epochs = settings.curve_epochs_min
-        if cost_per_epoch > 0:
-            epochs = min(settings.curve_epochs_max, max(settings.curve_epochs_min, 0.8 * remaining / cost_per_epoch))
-        order = list(split.train_indices)
-        random.Random(seed).shuffle(order)
-        plan = []
-        for method in selected:
-            for fraction in fractions:
-                subset = order[: max(batch_size, round(fraction * n_train))]
-                n_steps = max(1, math.ceil(len(subset) * epochs / batch_size))
-                plan.append((method, fraction, subset, n_steps))
-        reporter.plan(sum(p[3] for p in plan), f"learning curves ({epochs:.2f} epochs per fraction)")
-        planned_cost = {id(p): p[3] * (sum(seconds_per_step[p[0]]) / max(len(seconds_per_step[p[0]]), 1) or 1.0) for p in plan}
-        total_cost = sum(planned_cost.values()) or 1.0
-        for item in plan:
-            method, fraction, subset, n_steps = item
-            remaining = suite_deadline - time.perf_counter()
-            allowance = max(remaining, 0) * planned_cost[id(item)] / total_cost * 1.5
-            total_cost -= planned_cost[id(item)]
-            save_to = os.path.join(save_best_adapter, method) if save_best_adapter and fraction == max(fractions) else None
-            n_points = settings.eval_points_per_trial if fraction == max(fractions) else 1
-            record(decoder.finish(run_trial(
-                TrialSpec(f"curve-{method}-{int(fraction * 100)}pct", method, "curve", selected[method], fraction, subset,
-                          split.eval_indices, n_steps, n_points, seed),
-                base, decoder.train_data, settings, device, batch_size, time.perf_counter() + max(allowance, 1.0), accelerator,
-                should_cancel, reporter.step, save_to,
-                evaluate_fn=decoder.evaluator(n_points, with_generation=fraction == max(fractions)))))
+        if split.kind == "holdout":
+            _, info = _holdout(suite, trained, seed, save_best_adapter)
+        else:
+            _, info = _kfold(suite, trained, seed)
+            n_repeats = info.get("repeats")
     except KeyboardInterrupt:
         if not should_cancel():
             raise
     finally:
         reporter.close()
+    return _result(suite, info, key, budget_minutes, n_repeats, should_cancel(), cache_dir)
 
+
+def _result(suite: _Suite, info: dict, key: str, budget_minutes: float, n_repeats: Optional[int], cancelled: bool,
+            cache_dir: Optional[str]) -> SuiteResult:
+    import torch
+
+    split, env = suite.split, suite.env
+    train_ids = split.train_indices if split.kind == "holdout" else split.folds[0].train_indices
+    eval_ids = split.eval_indices if split.kind == "holdout" else split.folds[0].eval_indices
+    trained_steps = sum(t.curve[-1].step for t in suite.trials if t.curve and t.learning_rate is not None)
     result = SuiteResult(
-        task_kind=dataset.task_kind, metric_name="accuracy" if dataset.task_kind == "classification" else "token_accuracy",
-        model=base.name, device=_device_description(device), data_profile=profile, trials=trials,
-        gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1) if device == "cuda" else 0.0,
-        selected_learning_rates=selected, budget_minutes=budget_minutes, **decoder.model_facts(),
-        wall_time_s=round(time.perf_counter() - started, 3), package_versions=_versions(), cache_key=key,
+        task_kind=suite.dataset.task_kind,
+        metric_name="accuracy" if suite.dataset.task_kind == "classification" else "token_accuracy",
+        model=suite.base.name, device=device_description(env.device), data_profile=profile_data(suite.dataset, suite.data, train_ids, eval_ids),
+        trials=suite.trials, gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1) if env.device == "cuda" else 0.0,
+        selected_learning_rates=info.get("selected", {}), budget_minutes=budget_minutes, budget_steps=suite.budget_steps,
+        planned_steps=suite.progress.total_steps, steps_done=trained_steps,
+        seconds_per_step={m: round(s, 4) for m, s in info.get("costs", {}).items()},
+        evaluation=split.design(suite.settings, n_repeats), eval_example_ids=list(split.eval_indices),
+        cancelled=cancelled, **suite.decoder.model_facts(), wall_time_s=round(time.perf_counter() - suite.started, 3),
+        package_versions=package_versions(), cache_key=key,
     )
-    if not should_cancel():
+    if not cancelled:
         save_cached(cache_dir, key, result)
     return result

@@ -122,33 +122,3 @@ def generation_scores(model: Any, tokenizer: Any, prompts: Sequence[str], refere
                             exact_match=[exact_match(g, r) for g, r in zip(generations, refs)],
                             rouge_l=rouge_l(generations, refs),
                             completion_loss=[-sum(lp) / len(lp) for lp in log_probs], max_new_tokens=max_new)
-
-
-class GenerationEvaluator:
-    """Callable like ``probes.run.evaluate`` (returns its next-token accuracy and loss) that also scores greedy
-    generations of the same model; the latest scored call's per-example scores are in ``last``.
-
-    ``generate_on_calls``: which calls (1-based) generate, e.g. {n_eval_points} for only the end of a trial (greedy
-    decoding costs far more than a teacher-forced pass); None generates on every call.
-    """
-
-    def __init__(self, tokenizer: Any, prompts: Sequence[str], references: Sequence[str], settings: GenerationSettings,
-                 max_prompt_tokens: int, generate_on_calls: Optional[set[int]] = None):
-        self.tokenizer, self.prompts, self.references = tokenizer, list(prompts), list(references)
-        self.settings, self.max_prompt_tokens = settings, max_prompt_tokens
-        self.generate_on_calls, self.calls = generate_on_calls, 0
-        self.last: Optional[GenerationScores] = None
-
-    def score(self, model: Any, indices: Sequence[int], device: str) -> GenerationScores:
-        self.last = generation_scores(model, self.tokenizer, self.prompts, self.references, indices, self.settings,
-                                      device, self.max_prompt_tokens)
-        return self.last
-
-    def __call__(self, model: Any, data: Any, indices: Sequence[int], batch_size: int, device: str) -> tuple[float, float]:
-        from probes.run import evaluate
-
-        metric, loss = evaluate(model, data, indices, batch_size, device)
-        self.calls += 1
-        if self.generate_on_calls is None or self.calls in self.generate_on_calls:
-            self.score(model, indices, device)
-        return metric, loss

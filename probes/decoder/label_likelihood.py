@@ -129,9 +129,9 @@ def score_labels(model: Any, tokenizer: Any, prefix_ids: Sequence[int], query_id
 class LabelLikelihoodEvaluator:
     """Scores any causal LM (untouched, few-shot prefixed, LoRA, prompt-tuned) on dataset examples by index.
 
-    Callable like ``probes.run.evaluate`` — ``(model, data, indices, batch_size, device) -> (accuracy, loss)``,
-    loss = mean negative log-likelihood per gold-label token — and keeps the per-example scores of its latest
-    call in ``last`` (aligned with the indices it was given) for paired comparisons.
+    Callable like ``probes.evaluation.evaluate`` — ``(model, data, indices, batch_size, device) -> EvalResult``, loss =
+    mean negative log-likelihood per gold-label token, per-example correctness for paired comparisons — and keeps
+    the per-example label scores of its latest call in ``last`` (aligned with the indices it was given).
     """
 
     def __init__(self, tokenizer: Any, prompt: ClassificationPrompt, texts: Sequence[str], labels: Sequence[int],
@@ -157,14 +157,16 @@ class LabelLikelihoodEvaluator:
                                  batch_size or self.settings.score_batch_size, device, example_ids=indices)
         return self.last
 
-    def __call__(self, model: Any, data: Any, indices: Sequence[int], batch_size: int, device: str) -> tuple[float, float]:
+    def __call__(self, model: Any, data: Any, indices: Sequence[int], batch_size: int, device: str):
+        from probes.evaluation import EvalResult
+
         scores = self.score(model, indices, device)
-        return scores.accuracy, scores.mean_gold_label_loss
+        return EvalResult.from_scores([1.0 if ok else 0.0 for ok in scores.correct], scores.mean_gold_label_loss, binary=True)
 
     def training_data(self):
         """Training rows for the LM loss on the label tokens after the prompt: input = prefix + query + label,
         targets = -100 except on the label tokens. An ``EncodedData`` of per-token targets ("generation" layout)."""
-        from probes.run import EncodedData
+        from probes.batches import EncodedData
 
         ids, targets = [], []
         for query, label in zip(self.query_ids, self.labels):

@@ -2,15 +2,14 @@
 facts the advisor needs to label evidence measured on a proxy (parameter count, architecture)."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Sequence
 
 from knowledge.method import Method
 from probes.decoder.in_context import FewShotPrompt, choose_demonstrations, context_window, few_shot_evaluator
 from probes.decoder.label_likelihood import LABEL_LIKELIHOOD, LabelLikelihoodEvaluator, LabelScores, label_likelihood_evaluator
 from probes.decoder.settings import DecoderSettings
-from probes.result import CurvePoint, ProbeStatus, TrialResult
+from probes.evaluation import EvalResult
+from probes.result import Phase, TrialResult
 
 
 def model_architecture(is_encoder: bool) -> str:
@@ -32,36 +31,8 @@ def classification_evaluator(base: Any, dataset: Any, settings: DecoderSettings)
     return label_likelihood_evaluator(base.tokenizer, dataset.texts, dataset.labels, dataset.label_names, settings)
 
 
-@dataclass(frozen=True)
-class PromptingOutcome:
-    """A prompting trial and, when it ran, its per-example scores (aligned with the eval indices)."""
-
-    trial: TrialResult
-    scores: Optional[LabelScores]
-
-
-def _timed_trial(method: Method, score: Callable[[], tuple[LabelScores, dict]], n_eval: int, n_params: int,
-                 device: str) -> PromptingOutcome:
-    from probes.measure import PeakMemory
-
-    started = time.perf_counter()
-    meter = PeakMemory(device)
-    status, message, curve, config, scores = ProbeStatus.COMPLETE, "", [], {}, None
-    try:
-        with meter:
-            scores, config = score()
-        curve = [CurvePoint(step=0, examples_seen=0, tokens_seen=0, train_loss=None,
-                            eval_loss=round(scores.mean_gold_label_loss, 5), eval_metric=round(scores.accuracy, 5),
-                            wall_time_s=round(time.perf_counter() - started, 3))]
-    except KeyboardInterrupt:
-        raise
-    except Exception as error:  # noqa: BLE001 - recorded, never fatal
-        status, message = ProbeStatus.FAILED, f"{type(error).__name__}: {error}"[:500]
-    trial = TrialResult(trial_id=method.value, method=method.value, phase="baseline", learning_rate=None, data_fraction=1.0,
-                        n_train_examples=config.get("k", 0), n_eval_examples=n_eval, seed=0, status=status, message=message,
-                        curve=curve, wall_time_s=round(time.perf_counter() - started, 3), peak_memory_gib=meter.peak_gib,
-                        trainable_params=0, total_params=n_params, config=config)
-    return PromptingOutcome(trial, scores)
+def _as_eval(scores: LabelScores) -> EvalResult:
+    return EvalResult.from_scores([1.0 if ok else 0.0 for ok in scores.correct], scores.mean_gold_label_loss, binary=True)
 
 
 def _scoring_config(evaluator: LabelLikelihoodEvaluator, scores: LabelScores) -> dict:
@@ -72,22 +43,24 @@ def _scoring_config(evaluator: LabelLikelihoodEvaluator, scores: LabelScores) ->
 
 def prompting_trials(model: Any, n_params: int, evaluator: LabelLikelihoodEvaluator, train_indices: Sequence[int],
                      eval_indices: Sequence[int], device: str, settings: DecoderSettings,
-                     latency_sensitive: bool = False) -> list[PromptingOutcome]:
-    """Zero-shot (instruction only) and measured few-shot (k demonstrations) on the same eval examples."""
+                     latency_sensitive: bool = False, **record: Any) -> list[TrialResult]:
+    """Zero-shot (instruction only) and measured few-shot (k demonstrations from the training rows) on the same
+    evaluation examples; ``record``: extra TrialResult fields (cross-validation fold)."""
+    from probes.references import reference_trial
 
     def zero_shot():
         scores = evaluator.score(model, eval_indices, device)
-        return scores, {**_scoring_config(evaluator, scores), "k": 0, "baseline": "zero-shot: label names as verbalizers"}
+        return _as_eval(scores), {**_scoring_config(evaluator, scores), "k": 0, "baseline": "zero-shot: label names as verbalizers"}
 
     def few_shot():
         prompt: FewShotPrompt = choose_demonstrations(evaluator, train_indices, eval_indices, settings.few_shot,
                                                       context_window(model), latency_sensitive)
         scores = few_shot_evaluator(evaluator, prompt).score(model, eval_indices, device)
-        return scores, {**_scoring_config(evaluator, scores), "k": prompt.k, "per_label": prompt.per_label,
-                        "demonstration_indices": prompt.demonstration_indices, "prefix_tokens": prompt.prefix_tokens,
-                        "extra_tokens_per_request": prompt.extra_tokens_per_request, "token_budget": prompt.token_budget,
-                        "context_window": prompt.context_window, "latency_sensitive": latency_sensitive,
-                        **({"note": prompt.note} if prompt.note else {})}
+        return _as_eval(scores), {**_scoring_config(evaluator, scores), "k": prompt.k, "n_train_examples": prompt.k,
+                                  "per_label": prompt.per_label, "demonstration_indices": prompt.demonstration_indices,
+                                  "prefix_tokens": prompt.prefix_tokens, "extra_tokens_per_request": prompt.extra_tokens_per_request,
+                                  "token_budget": prompt.token_budget, "context_window": prompt.context_window,
+                                  "latency_sensitive": latency_sensitive, **({"note": prompt.note} if prompt.note else {})}
 
-    return [_timed_trial(Method.ZERO_SHOT, zero_shot, len(eval_indices), n_params, device),
-            _timed_trial(Method.FEW_SHOT, few_shot, len(eval_indices), n_params, device)]
+    return [reference_trial(Method.ZERO_SHOT, Phase.BASELINE, zero_shot, 0, n_params, device, **record),
+            reference_trial(Method.FEW_SHOT, Phase.BASELINE, few_shot, 0, n_params, device, **record)]

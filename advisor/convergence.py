@@ -1,0 +1,113 @@
+"""Predict what a full-length run of a method reaches (its best-dev-checkpoint accuracy when trained on all N
+labelled examples) from what a short probe measured, with an 80% interval — or say that the probe cannot
+support a prediction and give the measurement "after K steps" only.
+
+The model is data, in knowledge/convergence.yaml, fitted by benchmarks/fit_convergence.py on the project's own
+ground truth (benchmarks/ground_truth.py: every method trained to convergence on public data, probes replayed
+from those runs' curve prefixes):
+- trained methods: predicted = measured + max(0, gain), gain linear in a few features of the probe (below),
+  interval = measured noise (binomial) combined with the model's out-of-data-set residual spread, which depends
+  on how many epochs the probe trained;
+- the linear probe (trained to convergence by construction): its learning curve in N, error ~ N^-beta;
+- zero-shot and few-shot prompting do not train: their measurement is the prediction.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from advisor.measurements import Measured
+
+Z_80 = 1.281552
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConvergedPrediction(BaseModel):
+    model_config = _FROZEN
+    method: str
+    n_examples: int = Field(description="The labelled-data size the prediction is for.")
+    mean: float
+    low: float = Field(description="10th percentile (80% interval).")
+    high: float = Field(description="90th percentile (80% interval).")
+    sd: float = Field(description="Predictive standard deviation (measurement noise and model error).")
+    basis: str = Field(description="How the number was obtained.")
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """Measurements of the same suite that a prediction may use."""
+
+    linear_probe: Optional[float]
+    zero_shot: Optional[float]
+    n_classes: int
+    n_eval: int
+
+
+def feature_values(m: Measured, n_target: int, context: ProbeContext) -> dict[str, float]:
+    """The features a trained method's gain is predicted from (the vocabulary knowledge/convergence.yaml may use)."""
+    measured = m.metric
+    linear = context.linear_probe if context.linear_probe is not None else measured
+    curve = [v for s, v in m.curve if s <= (m.steps or 0)]
+    mid = [v for s, v in m.curve if s <= (m.steps or 0) / 2]
+    slope = measured - (mid[-1] if mid else (curve[0] if curve else measured))
+    epochs = m.epochs or 0.0
+    return {
+        "intercept": 1.0,
+        "headroom_to_linear_probe": max(0.0, linear - measured),
+        "linear_probe_minus_measured": linear - measured,
+        "recent_gain": slope,
+        "inverse_epochs": 1.0 / (1.0 + epochs),
+        "log_epochs": math.log1p(epochs),
+        "log_size_ratio": math.log(max(n_target, 1) / max(m.n_train_examples, 1)),
+        "chance_gap": measured - 1.0 / max(context.n_classes, 1),
+    }
+
+
+def _binomial_sd(p: float, n: int) -> float:
+    return math.sqrt(max(p * (1 - p), 1e-4) / max(n, 1))
+
+
+def _finish(method: str, n: int, mean: float, sd: float, basis: str) -> ConvergedPrediction:
+    mean = min(1.0, max(0.0, mean))
+    return ConvergedPrediction(method=method, n_examples=n, mean=round(mean, 4), low=round(max(0.0, mean - Z_80 * sd), 4),
+                               high=round(min(1.0, mean + Z_80 * sd), 4), sd=round(sd, 5), basis=basis)
+
+
+def _residual_sd(table: list[list[float]], epochs: float) -> float:
+    """The model's residual spread for a probe of this many epochs: rows [max_epochs, sd], first match wins."""
+    for upper, sd in table:
+        if epochs <= upper:
+            return sd
+    return table[-1][1]
+
+
+def predict_converged(m: Measured, n_target: int, context: ProbeContext, model) -> tuple[Optional[ConvergedPrediction], str]:
+    """(prediction, why-not). ``model``: knowledge.models.ConvergenceModel."""
+    noise = _binomial_sd(m.metric, context.n_eval)
+    if m.steps is None and m.method in model.untrained_methods:
+        return _finish(m.method, n_target, m.metric, noise, "measured: prompting does not train, so more labelled data "
+                       "does not change it (few-shot's demonstrations are already chosen)"), ""
+    if m.steps is None:  # the linear probe: trained to convergence; its curve in N
+        beta = model.data_size_exponent.get(m.method, model.data_size_exponent["default"])
+        ratio = max(m.n_train_examples, 1) / max(n_target, 1)
+        mean = 1.0 - (1.0 - m.metric) * ratio ** beta
+        sd = math.hypot(noise, model.linear_probe_residual_sd)
+        return _finish(m.method, n_target, mean, sd, f"measured {m.metric:.3f} with {m.n_train_examples:,} examples, "
+                       f"extended to {n_target:,} along error ~ N^-{beta:g}"), ""
+    spec = model.trained.get(m.method) or model.trained.get(model.fallback.get(m.method, ""))
+    epochs = m.epochs or 0.0
+    if spec is None:
+        return None, f"no converged-accuracy model for {m.method} yet"
+    if epochs < spec.min_epochs:
+        return None, (f"{m.steps} steps are {epochs:.2f} epochs, too few to predict a full-length run "
+                      f"(needs {spec.min_epochs:g}+)")
+    features = feature_values(m, n_target, context)
+    gain = sum(coefficient * features[name] for name, coefficient in spec.coefficients.items())
+    mean = m.metric + max(0.0, gain)
+    sd = math.hypot(noise, _residual_sd(spec.residual_sd_by_epochs, epochs)) * model.interval_scale
+    return _finish(m.method, n_target, mean, sd, f"measured {m.metric:.3f} after {m.steps} steps ({epochs:.2f} epochs) "
+                   f"on {m.n_train_examples:,} examples; predicted gain to a full-length run at {n_target:,} examples "
+                   f"{max(0.0, gain):+.3f} from the converged-accuracy model ({model.fitted_on})"), ""
