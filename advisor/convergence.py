@@ -57,6 +57,7 @@ def feature_values(m: Measured, n_target: int, context: ProbeContext) -> dict[st
     return {
         "intercept": 1.0,
         "headroom_to_linear_probe": max(0.0, linear - measured),
+        "headroom_per_epoch": max(0.0, linear - measured) / (1.0 + epochs),
         "linear_probe_minus_measured": linear - measured,
         "recent_gain": slope,
         "inverse_epochs": 1.0 / (1.0 + epochs),
@@ -97,7 +98,7 @@ def predict_converged(m: Measured, n_target: int, context: ProbeContext, model) 
         sd = math.hypot(noise, model.linear_probe_residual_sd)
         return _finish(m.method, n_target, mean, sd, f"measured {m.metric:.3f} with {m.n_train_examples:,} examples, "
                        f"extended to {n_target:,} along error ~ N^-{beta:g}"), ""
-    spec = model.trained.get(m.method) or model.trained.get(model.fallback.get(m.method, ""))
+    spec = model.trained.get(m.method) or next((model.trained[a] for a in model.anchors.get(m.method, []) if a in model.trained), None)
     epochs = m.epochs or 0.0
     if spec is None:
         return None, f"no converged-accuracy model for {m.method} yet"

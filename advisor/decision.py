@@ -11,7 +11,8 @@ Monte Carlo draws of every utility give P(best) and the confidence: P(the pick i
 the best). Near-ties (within ``cost_tie_margin``) go to the cheaper method.
 
 With proxy evidence (a model much smaller or larger than the target) the rules keep deciding and the measured gaps
-between methods are added at ``proxy_evidence_weight`` (advisor/recommend.py).
+between methods are added at ``proxy_evidence_weight`` (advisor/recommend.py); the same, at full weight, when some
+feasible method cannot be estimated from any measurement (e.g. every trained method failed).
 """
 from __future__ import annotations
 
@@ -44,10 +45,13 @@ def _points(score: float, kb: KnowledgeBase) -> float:
 
 
 def _anchor(method: str, measured: dict, kb: KnowledgeBase, expected: dict[str, float]) -> Optional[str]:
-    sibling = kb.methods[method].same_evidence_as
-    if sibling in measured:
-        return sibling
-    return max(measured, key=lambda m: expected[m], default=None)
+    """The measured method an unmeasured one is estimated from: its evidence sibling, then its anchors
+    (knowledge/convergence.yaml), then the best measured trained method."""
+    for candidate in [kb.methods[method].same_evidence_as, *kb.convergence.anchors.get(method, [])]:
+        if candidate in measured:
+            return candidate
+    trained = [m for m in measured if kb.methods[m].needs_training and m != "linear_probe"]
+    return max(trained, key=lambda m: expected[m], default=None)
 
 
 def utilities(rows: list[dict], samples: dict[str, list[float]], kb: KnowledgeBase, expected: dict[str, float],

@@ -114,40 +114,50 @@ def _softmax(rows: list[dict[str, Any]], temperature: float) -> None:
         row["probability"] = math.exp((row["score"] - peak) / temperature) / normaliser if row["feasible"] else 0.0
 
 
-def _apply_probes(rows: list[dict[str, Any]], probes: ProbeDecision, kb: KnowledgeBase) -> None:
-    """Scores from the decision model (advisor/decision.py), or proxy gaps added to the rules' scores."""
+def _add_measured_gaps(rows: list[dict[str, Any]], probes: ProbeDecision, weight: float, kb: KnowledgeBase, label: str) -> None:
+    """Rules decide; each method gets ``weight`` x its measured (or its sibling's) gap to the measured mean."""
+    per_unit = kb.scoring.accuracy_points_per_score_unit / 100.0
+    mean = sum(probes.expected.values()) / max(len(probes.expected), 1)
+    for row in rows:
+        sibling = kb.methods[row["method"]].same_evidence_as
+        source = row["method"] if row["method"] in probes.expected else sibling if sibling in probes.expected else None
+        if source:
+            row["probe_contribution"] = round(weight * (probes.expected[source] - mean) / per_unit, 6)
+            row["score"] = round(row["score"] + row["probe_contribution"], 6)
+            row["evidence"] = label
+
+
+def _decide_by_probes(rows: list[dict[str, Any]], probes: ProbeDecision, kb: KnowledgeBase) -> bool:
+    """Scores from the decision model (advisor/decision.py); False (rows untouched) when a feasible method cannot be
+    estimated from any measurement."""
     from advisor.decision import decision_probabilities, utilities
 
     per_unit = kb.scoring.accuracy_points_per_score_unit / 100.0
-    if probes.proxy_weight is not None:
-        mean = sum(probes.expected.values()) / max(len(probes.expected), 1)
-        for row in rows:
-            sibling = kb.methods[row["method"]].same_evidence_as
-            source = row["method"] if row["method"] in probes.expected else sibling if sibling in probes.expected else None
-            if source:
-                row["probe_contribution"] = round(probes.proxy_weight * (probes.expected[source] - mean) / per_unit, 6)
-                row["score"] = round(row["score"] + row["probe_contribution"], 6)
-                row["evidence"] = "rules + proxy measurement"
-        return
     util = utilities(rows, probes.samples, kb, probes.expected)
+    if any(row["feasible"] and row["method"] not in util for row in rows):
+        return False
     p_best, within = decision_probabilities(util, {r["method"] for r in rows if r["feasible"]}, kb.scoring.decision_tolerance)
     for row in rows:
         u = util.get(row["method"])
-        if u is None:
+        if u is None:  # infeasible and unanchored: ranked after every feasible method anyway
             continue
         rules_score = row["score"]
         row.update(score=round(u.utility / per_unit, 6), expected_accuracy=u.expected_accuracy, evidence=u.basis,
                    probability=p_best.get(row["method"], 0.0), p_within_tolerance=within.get(row["method"]),
                    probe_contribution=round(u.utility / per_unit - rules_score, 6))
+    return True
 
 
 def score_situation(situation: Situation, kb: KnowledgeBase, probes: Optional[ProbeDecision] = None) -> ScoredSituation:
     outcomes, rows = _score_rows(situation, kb, with_trace=True)
     for row in rows:
         row.update(probe_contribution=0.0, evidence="rules")
-    decided = probes is not None and probes.proxy_weight is None and bool(probes.samples)
+    decided = False
     if probes is not None and probes.samples:
-        _apply_probes(rows, probes, kb)
+        if probes.proxy_weight is not None:
+            _add_measured_gaps(rows, probes, probes.proxy_weight, kb, "rules + proxy measurement")
+        elif not (decided := _decide_by_probes(rows, probes, kb)):
+            _add_measured_gaps(rows, probes, 1.0, kb, "rules + measurement")
     if not decided:
         _softmax(rows, kb.scoring.softmax_temperature)
     tie = kb.scoring.cost_tie_margin / (kb.scoring.accuracy_points_per_score_unit / 100.0) if decided else 0.0

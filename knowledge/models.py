@@ -186,7 +186,8 @@ class ConvergenceModel(BaseModel):
     untrained_methods: list[str]
     data_size_exponent: dict[str, float]
     linear_probe_residual_sd: float = Field(ge=0)
-    fallback: dict[str, str] = Field(default_factory=dict, description="Methods without a model of their own use this one's.")
+    anchors: dict[str, list[str]] = Field(default_factory=dict, description="An unmeasured method is estimated from the "
+                                          "first measured method in its list (and uses that method's model if it has none).")
     trained: dict[str, TrainedConvergence]
 
 

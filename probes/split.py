@@ -114,11 +114,11 @@ def plan_evaluation(dataset: Any, settings: Any, seed: int = 0) -> EvaluationSpl
     n = dataset.n_rows
     if dataset.task_kind == "classification" and n < evaluation.kfold_below_rows:
         if n < evaluation.min_rows:
-            raise ProbeError(f"The data has {n} usable labelled rows; probes need at least {evaluation['min_rows']} "
+            raise ProbeError(f"The data has {n} usable labelled rows; probes need at least {evaluation.min_rows} "
                              "(a few per class) to measure anything.")
         return _kfold(dataset, settings, seed)
     need = evaluation.min_examples + settings.min_train_examples
     if n < need:
         raise ProbeError(f"The data has {n} usable examples; a probe of generation data needs at least {need} "
-                         f"({settings.min_train_examples} to train, {evaluation['min_examples']} to evaluate).")
+                         f"({settings.min_train_examples} to train, {evaluation.min_examples} to evaluate).")
     return _holdout(dataset, settings, seed)

@@ -1,8 +1,11 @@
 """Builders for test inputs with sensible defaults (override any field)."""
 from __future__ import annotations
 
+import random
+from typing import Optional
+
 from advisor import Situation
-from probes.result import CurvePoint, DataProfile, ProbeStatus, SuiteResult, TrialResult
+from probes.result import CurvePoint, DataProfile, EvaluationDesign, Phase, ProbeStatus, SuiteResult, TrialResult, pack_correct
 
 
 def make_situation(**overrides) -> Situation:
@@ -12,27 +15,53 @@ def make_situation(**overrides) -> Situation:
     return Situation(**values)
 
 
-def make_trial(method: str, n_train: int, scores: list[float], *, fraction: float = 1.0, phase: str = "curve",
-               n_eval: int = 400, status: ProbeStatus = ProbeStatus.COMPLETE, **overrides) -> TrialResult:
-    curve = [CurvePoint(step=i + 1, examples_seen=(i + 1) * 16, tokens_seen=(i + 1) * 640, train_loss=1.0,
-                        eval_loss=1.0, eval_metric=s, wall_time_s=float(i + 1)) for i, s in enumerate(scores)]
-    values = dict(trial_id=f"{method}-{fraction}", method=method, phase=phase, learning_rate=1e-3, data_fraction=fraction,
-                  n_train_examples=n_train, n_eval_examples=n_eval, seed=0, status=status, curve=curve,
-                  wall_time_s=float(len(scores)), tokens_seen=640 * len(scores))
+def correct_vector(accuracy: float, n: int, seed: int) -> list[bool]:
+    """Exactly round(accuracy * n) correct examples, in a seeded random order."""
+    k = round(accuracy * n)
+    flags = [True] * k + [False] * (n - k)
+    random.Random(seed).shuffle(flags)
+    return flags
+
+
+def point(step: int, correct: list[bool], train_loss: Optional[float] = 1.0) -> CurvePoint:
+    return CurvePoint(step=step, examples_seen=step * 16, tokens_seen=step * 640, train_loss=train_loss, eval_loss=1.0,
+                      eval_metric=round(sum(correct) / len(correct), 5), wall_time_s=float(step), n_eval_examples=len(correct),
+                      correct_bits=pack_correct(correct))
+
+
+def make_trial(method: str, correct: list[bool], *, steps: Optional[int] = 80, n_train: int = 1600, phase: Phase = Phase.CURVE,
+               learning_rate: Optional[float] = 1e-3, status: ProbeStatus = ProbeStatus.COMPLETE, message: str = "",
+               **overrides) -> TrialResult:
+    trained = steps is not None
+    curve = [point(steps if trained else 0, correct)] if correct else []
+    values = dict(trial_id=f"{phase.value}-{method}", method=method, phase=phase, learning_rate=learning_rate if trained else None,
+                  data_fraction=1.0, n_train_examples=n_train, n_eval_examples=len(correct), seed=0, status=status,
+                  message=message, curve=curve if status in (ProbeStatus.COMPLETE, ProbeStatus.STOPPED) else [],
+                  config={"batch_size": 16}, wall_time_s=1.0, tokens_seen=640)
     values.update(overrides)
     return TrialResult(**values)
 
 
-def make_suite(curves: dict[str, dict[int, float]], *, n_eval: int = 400, baseline: float | None = 0.5) -> SuiteResult:
-    """curves: method -> {n_train_examples: final score}; each becomes one 'curve' trial."""
+def make_suite(accuracies: dict[str, float], *, n_eval: int = 400, steps: int = 80, n_train: int = 1600,
+               probed_params_b: float = 7.0, architecture: str = "decoder", seed: int = 0,
+               extra_trials: Optional[list[TrialResult]] = None) -> SuiteResult:
+    """One main trial per method with the given measured accuracy on the same ``n_eval`` examples. zero_shot and
+    few_shot are untrained baselines, linear_probe a reference; the rest trained for ``steps`` steps."""
     trials = []
-    for method, points in curves.items():
-        largest = max(points)
-        for n, score in sorted(points.items()):
-            trials.append(make_trial(method, n, [score - 0.02, score], fraction=n / largest, n_eval=n_eval))
-    if baseline is not None:
-        trials.append(make_trial("frozen_baseline", max(max(p) for p in curves.values()), [baseline], phase="baseline", learning_rate=None))
-    profile = DataProfile(n_rows=2000, n_train=1600, n_eval=n_eval, task_kind="classification", token_length_p50=30,
-                          token_length_p90=50, token_length_p99=60, n_duplicates=0, n_train_eval_overlap=0)
+    for i, (method, accuracy) in enumerate(accuracies.items()):
+        correct = correct_vector(accuracy, n_eval, seed + i)
+        if method in ("zero_shot", "few_shot"):
+            trials.append(make_trial(method, correct, steps=None, n_train=0, phase=Phase.BASELINE))
+        elif method == "linear_probe":
+            trials.append(make_trial(method, correct, steps=None, n_train=n_train, phase=Phase.REFERENCE))
+        else:
+            trials.append(make_trial(method, correct, steps=steps, n_train=n_train))
+    trials += extra_trials or []
+    profile = DataProfile(n_rows=n_train + n_eval, n_train=n_train, n_eval=n_eval, task_kind="classification",
+                          label_counts={"a": 1000, "b": 1000}, token_length_p50=30, token_length_p90=50, token_length_p99=60,
+                          n_duplicates=0, n_train_eval_overlap=0)
+    design = EvaluationDesign(kind="holdout", n_eval_examples=n_eval, n_train_examples=n_train, curve_eval_examples=min(n_eval, 200),
+                              resolvable_difference=0.04)
     return SuiteResult(task_kind="classification", metric_name="accuracy", model="test", device="cpu", data_profile=profile,
-                       trials=trials, budget_minutes=1.0, wall_time_s=1.0)
+                       trials=trials, budget_minutes=1.0, wall_time_s=1.0, probed_model_params_b=probed_params_b,
+                       model_architecture=architecture, evaluation=design, eval_example_ids=list(range(n_eval)))

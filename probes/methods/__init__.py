@@ -82,9 +82,3 @@ def save_adapter(model: Any, directory: str) -> str:
     """peft models save only the adapter; a fully fine-tuned model saves all its weights."""
     model.save_pretrained(directory)
     return directory
-
-
-def peft_task_type(base: Any):
-    from peft import TaskType
-
-    return TaskType.SEQ_CLS if base.task_kind == "classification" and not base.lm_head else TaskType.CAUSAL_LM

@@ -18,7 +18,7 @@ def _options(method: Method, settings: Any) -> dict:
 def build(base: Any, method: Method, settings: Any, label_names: list[str]) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    from probes.methods import peft_task_type
+    from probes.methods.task_type import peft_task_type
 
     config = LoraConfig(task_type=peft_task_type(base), target_modules="all-linear", **_options(method, settings))
     return get_peft_model(base.fresh_copy(), config)

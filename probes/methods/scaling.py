@@ -11,7 +11,7 @@ METHODS = (Method.IA3,)
 def build(base: Any, method: Method, settings: Any, label_names: list[str]) -> Any:
     from peft import IA3Config, get_peft_model
 
-    from probes.methods import peft_task_type
+    from probes.methods.task_type import peft_task_type
 
     return get_peft_model(base.fresh_copy(), IA3Config(task_type=peft_task_type(base)))
 

@@ -32,7 +32,7 @@ def _copy_text_init(model: Any, base: Any, label_names: list[str], n_tokens: int
 def build(base: Any, method: Method, settings: Any, label_names: list[str]) -> Any:
     from peft import PrefixTuningConfig, PromptTuningConfig, PromptTuningInit, get_peft_model
 
-    from probes.methods import peft_task_type
+    from probes.methods.task_type import peft_task_type
 
     n_tokens = settings.virtual_tokens[base.task_kind]
     if method == Method.PREFIX_TUNING:

@@ -110,19 +110,22 @@ def test_trained_decoder_is_scored_by_label_likelihood(llama, method):
     from accelerate import Accelerator
 
     from probes.decoder.label_likelihood import label_likelihood_evaluator
-    from probes.result import ProbeStatus
-    from probes.run import TrialSpec, run_trial
+    from probes.result import Phase, ProbeStatus
+    from probes.run import TrialEnvironment, TrialSpec, run_trial
     from probes.settings import probe_settings
 
     texts, gold, names = _rows(40)
     evaluator = label_likelihood_evaluator(llama.tokenizer, texts, gold, names, SETTINGS)
-    spec = TrialSpec(f"t-{method}", method, "curve", 0.01 if method == "lora" else 0.3, 1.0, list(range(32)), list(range(32, 40)), 6, 2)
-    trial = run_trial(spec, llama, evaluator.training_data(), probe_settings(), "cpu", 8, float("inf"), Accelerator(cpu=True),
-                      evaluate_fn=evaluator)
+    spec = TrialSpec(f"t-{method}", method, Phase.CURVE, 0.01 if method == "lora" else 0.3, list(range(32)),
+                     list(range(32, 40)), curve_eval_count=4)
+    env = TrialEnvironment(base=llama, data=evaluator.training_data(), settings=probe_settings(), device="cpu", batch_size=8,
+                           accelerator=Accelerator(cpu=True), evaluator=evaluator)
+    trial = run_trial(spec, env, 20)
     assert trial.status == ProbeStatus.COMPLETE, trial.message
-    assert [p.step for p in trial.curve] == [3, 6]
+    assert [(p.step, p.n_eval_examples) for p in trial.curve] == [(10, 4), (20, 8)]  # grid points on a subset, last on all
     assert evaluator.last.example_ids == list(range(32, 40))
     assert trial.final_metric == pytest.approx(evaluator.last.accuracy, abs=1e-5)
+    assert trial.curve[-1].per_example() == [1.0 if ok else 0.0 for ok in evaluator.last.correct]
     assert math.isfinite(trial.curve[-1].train_loss) and trial.trainable_params > 0
 
 

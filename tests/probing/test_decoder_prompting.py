@@ -61,14 +61,15 @@ def test_prompting_trials_score_the_same_examples(llama):  # noqa: F811
     from probes.result import ProbeStatus
 
     evaluator = _evaluator(llama)
-    outcomes = prompting_trials(llama.model, llama.n_params, evaluator, list(range(45)), list(range(45, 60)), "cpu", SETTINGS)
-    zero, few = outcomes
-    assert [o.trial.method for o in outcomes] == ["zero_shot", "few_shot"]
-    assert all(o.trial.status == ProbeStatus.COMPLETE for o in outcomes), [o.trial.message for o in outcomes]
-    assert zero.scores.example_ids == few.scores.example_ids == list(range(45, 60))
-    assert few.trial.config["k"] > 0 and few.trial.config["prompt_tokens_mean"] > zero.trial.config["prompt_tokens_mean"]
-    assert few.trial.final_metric == pytest.approx(few.scores.accuracy, abs=1e-5)
-    assert few.trial.config["extra_tokens_per_request"] == few.trial.config["prefix_tokens"] - len(evaluator.prefix_ids)
+    zero, few = prompting_trials(llama.model, llama.n_params, evaluator, list(range(45)), list(range(45, 60)), "cpu", SETTINGS)
+    assert [zero.method, few.method] == ["zero_shot", "few_shot"]
+    assert zero.status == few.status == ProbeStatus.COMPLETE, [zero.message, few.message]
+    assert zero.curve[-1].n_eval_examples == few.curve[-1].n_eval_examples == 15  # the same 15 examples, per example
+    assert evaluator.last.example_ids == list(range(45, 60))
+    assert zero.curve[-1].per_example() == [1.0 if ok else 0.0 for ok in evaluator.last.correct]
+    assert few.config["k"] > 0 and few.config["prompt_tokens_mean"] > zero.config["prompt_tokens_mean"]
+    assert few.final_metric == pytest.approx(sum(few.curve[-1].per_example()) / 15, abs=1e-5)
+    assert few.config["extra_tokens_per_request"] == few.config["prefix_tokens"] - len(evaluator.prefix_ids)
 
 
 def test_exact_match_and_rouge_l():
