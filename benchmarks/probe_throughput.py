@@ -36,21 +36,25 @@ def _setup(n_examples: int, method: str):
 
 
 def run_ours(args) -> dict:
-    """The real probe trial (probes.run.run_trial): bucketed batches, AdamW with warmup + linear decay, gradient
-    clipping, accelerate. Its wall time includes copying the base model and one evaluation of 16 examples."""
-    import time as _time
-
+    """The real probe trial (probes.run.run_trial): bucketed batches, AdamW with warmup then a constant rate, gradient
+    clipping, accelerate. Its wall time includes copying the base model and one evaluation of 16 examples (the eval
+    grid is emptied so only the last step is scored, as in the Trainer run)."""
     from accelerate import Accelerator
 
+    from probes.batches import encode_dataset
     from probes.models import resolve_device
-    from probes.run import TrialSpec, encode_dataset, run_trial
+    from probes.result import Phase
+    from probes.run import TrialEnvironment, TrialSpec, run_trial
 
     dataset, base, settings = _setup(args.examples, args.method)
+    settings = settings.model_copy(update={"eval_step_grid": [args.steps]})
     device = resolve_device()
     data = encode_dataset(dataset, base.tokenizer, settings.max_length_tokens)
     indices = list(range(dataset.n_rows))
-    spec = TrialSpec("benchmark", args.method, "curve", args.lr, 1.0, indices, indices[:16], args.steps, 1)
-    trial = run_trial(spec, base, data, settings, device, args.batch_size, _time.perf_counter() + 3600, Accelerator(cpu=device == "cpu"))
+    spec = TrialSpec("benchmark", args.method, Phase.CURVE, args.lr, indices, indices[:16], curve_eval_count=16)
+    env = TrialEnvironment(base=base, data=data, settings=settings, device=device, batch_size=args.batch_size,
+                           accelerator=Accelerator(cpu=device == "cpu"))
+    trial = run_trial(spec, env, args.steps)
     assert trial.status.value == "complete", trial.message
     return {"wall_time_s": trial.wall_time_s, "peak_memory_gib": trial.peak_memory_gib, "real_tokens": trial.tokens_seen,
             "device": device, "n_params": base.n_params, "final_loss": trial.curve[-1].train_loss}
