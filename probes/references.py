@@ -59,6 +59,15 @@ def _encoder_zero_shot(base, data, eval_ids: Sequence[int], features, batch_size
         "baseline": "zero-shot: cosine similarity of mean-pooled text and label-name embeddings"}
 
 
+def linear_probe_rows(n_train: int, settings, seconds_per_example: Optional[float], budget_s: Optional[float]) -> int:
+    """How many training rows the linear probe embeds: all of them up to ``max_train_examples``, fewer when a minutes
+    budget cannot pay for embedding them (its share of the budget / measured seconds per example)."""
+    rows = min(n_train, settings.linear_probe.max_train_examples)
+    if budget_s is not None and seconds_per_example:
+        rows = min(rows, max(settings.linear_probe.min_train_examples, int(budget_s * settings.linear_probe.budget_share / seconds_per_example)))
+    return max(1, rows)
+
+
 def _linear_probe(base, data, train_ids: Sequence[int], eval_ids: Sequence[int], eval_features, settings, batch_size: int,
                   device: str, deadline: Optional[float]) -> tuple[EvalResult, dict]:
     import numpy as np
@@ -67,8 +76,7 @@ def _linear_probe(base, data, train_ids: Sequence[int], eval_ids: Sequence[int],
 
     x_train = frozen_features(base.model, data, list(train_ids), batch_size, device)
     y_train = np.array([data.labels[i] for i in train_ids])
-    model, config = fit_linear_probe(x_train, y_train, settings.linear_probe.c_grid, settings.linear_probe.cv_folds,
-                                     settings.linear_probe.max_iter, deadline)
+    model, config = fit_linear_probe(x_train, y_train, settings.linear_probe, deadline)
     predicted = model.predict(eval_features)
     correct = [float(p == data.labels[i]) for p, i in zip(predicted, eval_ids)]
     trainable = int(x_train.shape[1] * (len(data.label_names) if len(data.label_names) > 2 else 1) + len(data.label_names))
@@ -79,9 +87,10 @@ def _linear_probe(base, data, train_ids: Sequence[int], eval_ids: Sequence[int],
 
 def reference_trials(base, data, dataset, train_ids: Sequence[int], eval_ids: Sequence[int], settings, decoder, device: str,
                      batch_size: int, latency_sensitive: bool = False, deadline: Optional[float] = None,
-                     **record: Any) -> list[TrialResult]:
+                     budget_s: Optional[float] = None, **record: Any) -> list[TrialResult]:
     """Zero-shot, few-shot (decoders classifying on the LM head) and the linear probe (classification), on ``eval_ids``.
-    ``deadline``: perf_counter time after which the linear probe's fit is not started (its features are computed)."""
+    ``budget_s``: the suite's minutes budget in seconds (None: a step budget), which bounds how many training rows the
+    linear probe embeds; ``deadline``: perf_counter time after which its fit is not started."""
     from probes.methods.head import frozen_features
 
     trials: list[TrialResult] = []
@@ -98,15 +107,21 @@ def reference_trials(base, data, dataset, train_ids: Sequence[int], eval_ids: Se
 
         def eval_features():
             if "eval" not in cache:
+                started = time.perf_counter()
                 cache["eval"] = frozen_features(base.model, data, list(eval_ids), batch_size, device)
+                cache["seconds_per_example"] = (time.perf_counter() - started) / max(len(eval_ids), 1)
             return cache["eval"]
+
+        def linear_probe():
+            features = eval_features()
+            rows = linear_probe_rows(len(train_ids), settings, cache["seconds_per_example"], budget_s)
+            return _linear_probe(base, data, list(train_ids)[:rows], eval_ids, features, settings, batch_size, device, deadline)
 
         if decoder.label_evaluator is None:
             trials.append(reference_trial(Method.ZERO_SHOT, Phase.BASELINE, lambda: _encoder_zero_shot(
                 base, data, eval_ids, eval_features(), batch_size, device), 0, base.n_params, device, **record))
-        trials.append(reference_trial(Method.LINEAR_PROBE, Phase.REFERENCE, lambda: _linear_probe(
-            base, data, train_ids, eval_ids, eval_features(), settings, batch_size, device, deadline),
-            len(train_ids), base.n_params, device, **record))
+        trials.append(reference_trial(Method.LINEAR_PROBE, Phase.REFERENCE, linear_probe, len(train_ids), base.n_params,
+                                      device, **record))
     finally:
         base.model.to("cpu")
     return trials

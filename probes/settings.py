@@ -46,6 +46,10 @@ class LinearProbeSettings(BaseModel):
     c_grid: list[float] = Field(min_length=1)
     cv_folds: int = Field(ge=2)
     max_iter: int = Field(ge=10)
+    max_train_examples: int = Field(ge=2)
+    min_train_examples: int = Field(ge=2)
+    budget_share: float = Field(gt=0, lt=1)
+    max_classes_for_cv: int = Field(ge=2)
 
 
 class ProbeSettings(BaseModel):

@@ -118,7 +118,8 @@ def _holdout(suite: _Suite, methods: list[str], seed: int, save_best_adapter: Op
     split, env, settings = suite.split, suite.env, suite.settings
     suite.progress.phase("methods without gradient training (zero-shot, few-shot, linear probe)")
     for trial in reference_trials(suite.base, suite.data, suite.dataset, split.train_indices, split.eval_indices, settings,
-                                  suite.decoder, env.device, env.batch_size, suite.latency_sensitive, deadline=env.deadline):
+                                  suite.decoder, env.device, env.batch_size, suite.latency_sensitive, deadline=env.deadline,
+                                  budget_s=suite.budget_s):
         suite.record(trial)
     if not methods:
         return None, {}

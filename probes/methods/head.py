@@ -34,10 +34,10 @@ def frozen_features(model: Any, data: Any, indices: Sequence[int], batch_size: i
     return np.concatenate(rows) if rows else np.zeros((0, 0))
 
 
-def fit_linear_probe(x_train, y_train, c_grid: Sequence[float], cv_folds: int, max_iter: int,
-                     deadline: Optional[float] = None) -> tuple[Any, dict]:
+def fit_linear_probe(x_train, y_train, settings: Any, deadline: Optional[float] = None) -> tuple[Any, dict]:
     """Logistic regression with C picked by stratified k-fold CV on the training rows (plain fit at the middle C when
-    a class has too few rows to cross-validate, or when the deadline leaves no time to); features standardised."""
+    a class has too few rows to cross-validate, when there are too many classes to search, or when the deadline
+    leaves no time to); features standardised. ``settings``: probes.settings.LinearProbeSettings."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -47,10 +47,14 @@ def fit_linear_probe(x_train, y_train, c_grid: Sequence[float], cv_folds: int, m
     def model(c):
         return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
 
-    grid = list(c_grid)
+    grid, cv_folds, max_iter = list(settings.c_grid), settings.cv_folds, settings.max_iter
     chosen, scores, note = grid[len(grid) // 2], {}, ""
-    smallest_class = int(np.bincount(y_train).min(initial=0)) if len(y_train) else 0
+    counts = np.bincount(y_train) if len(y_train) else np.zeros(0, dtype=int)
+    smallest_class = int(counts[counts > 0].min()) if (counts > 0).any() else 0
     folds = min(cv_folds, smallest_class)
+    if len(counts) > settings.max_classes_for_cv:  # each fit is costly with this many classes: one fit, no search
+        folds, max_iter = 0, min(max_iter, 100)
+        note = f"{len(counts)} classes: one fit at C={chosen:g}, at most {max_iter} iterations (no cross-validation)"
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         for c in grid:
@@ -60,7 +64,7 @@ def fit_linear_probe(x_train, y_train, c_grid: Sequence[float], cv_folds: int, m
             scores[c] = float(cross_val_score(model(c), x_train, y_train, cv=splitter).mean())
         if scores:
             chosen = max(scores, key=lambda c: (scores[c], -abs(np.log10(c))))
-    else:
+    elif not note:
         note = f"a class has {smallest_class} training example(s): no cross-validation, C={chosen:g}"
     fitted = model(chosen).fit(x_train, y_train)
     return fitted, {"inverse_regularisation_c": chosen, "cv_accuracy_by_c": scores, "cv_folds": folds, **({"note": note} if note else {})}
