@@ -63,6 +63,8 @@ def feature_values(m: Measured, n_target: int, context: ProbeContext) -> dict[st
         "inverse_epochs": 1.0 / (1.0 + epochs),
         "log_epochs": math.log1p(epochs),
         "log_size_ratio": math.log(max(n_target, 1) / max(m.n_train_examples, 1)),
+        "log_target_size": math.log(max(n_target, 1)),
+        "linear_probe_headroom": 1.0 - linear,
         "chance_gap": measured - 1.0 / max(context.n_classes, 1),
     }
 
@@ -75,6 +77,17 @@ def _finish(method: str, n: int, mean: float, sd: float, basis: str) -> Converge
     mean = min(1.0, max(0.0, mean))
     return ConvergedPrediction(method=method, n_examples=n, mean=round(mean, 4), low=round(max(0.0, mean - Z_80 * sd), 4),
                                high=round(min(1.0, mean + Z_80 * sd), 4), sd=round(sd, 5), basis=basis)
+
+
+def own_exponent(points: list[tuple[int, float]]) -> Optional[float]:
+    """beta of error ~ N^-beta from (N, accuracy) points of one method (least squares in log-log), in [0, 1]."""
+    usable = [(math.log(n), math.log(1 - a)) for n, a in points if n > 0 and 0 < a < 1]
+    if len({x for x, _ in usable}) < 3:
+        return None
+    mx = sum(x for x, _ in usable) / len(usable)
+    my = sum(y for _, y in usable) / len(usable)
+    slope = sum((x - mx) * (y - my) for x, y in usable) / sum((x - mx) ** 2 for x, _ in usable)
+    return min(1.0, max(0.0, -slope))
 
 
 def _residual_sd(table: list[list[float]], epochs: float) -> float:
@@ -92,12 +105,15 @@ def predict_converged(m: Measured, n_target: int, context: ProbeContext, model) 
         return _finish(m.method, n_target, m.metric, noise, "measured: prompting does not train, so more labelled data "
                        "does not change it (few-shot's demonstrations are already chosen)"), ""
     if m.steps is None:  # the linear probe: trained to convergence; its curve in N
-        beta = model.data_size_exponent.get(m.method, model.data_size_exponent["default"])
+        prior = model.data_size_exponent.get(m.method, model.data_size_exponent["default"])
+        own = own_exponent([*m.size_points, (m.n_train_examples, m.metric)])
+        beta = prior if own is None else (prior + own) / 2
         ratio = max(m.n_train_examples, 1) / max(n_target, 1)
         mean = 1.0 - (1.0 - m.metric) * ratio ** beta
-        sd = math.hypot(noise, model.linear_probe_residual_sd)
+        sd = math.hypot(noise, model.linear_probe_residual_sd * abs(math.log(ratio)) / math.log(2) if ratio < 1 else 0.0)
+        source = f"its own curve over {len(m.size_points) + 1} sizes and the fitted prior" if own is not None else "the fitted prior"
         return _finish(m.method, n_target, mean, sd, f"measured {m.metric:.3f} with {m.n_train_examples:,} examples, "
-                       f"extended to {n_target:,} along error ~ N^-{beta:g}"), ""
+                       f"extended to {n_target:,} along error ~ N^-{beta:.2f} ({source})"), ""
     spec = model.trained.get(m.method) or next((model.trained[a] for a in model.anchors.get(m.method, []) if a in model.trained), None)
     epochs = m.epochs or 0.0
     if spec is None:

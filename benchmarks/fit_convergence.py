@@ -26,10 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from replay import TRAINED, GroundTruth, replay_suite  # noqa: E402
 
-FEATURES = {  # per method: which features its gain model uses (the rest of the vocabulary stays unused)
-    "full_finetune": ["intercept", "headroom_per_epoch", "inverse_epochs", "recent_gain", "log_size_ratio"],
-    "lora": ["intercept", "headroom_per_epoch", "inverse_epochs", "recent_gain", "log_size_ratio"],
-    "prompt_tuning": ["intercept", "headroom_per_epoch", "inverse_epochs", "recent_gain", "log_size_ratio"],
+# Candidate feature sets (advisor.convergence.feature_values); per method the one with the lowest
+# leave-one-data-set-out error is kept.
+CANDIDATES = {
+    "measured only": ["intercept"],
+    "linear-probe anchored": ["intercept", "linear_probe_minus_measured", "log_target_size"],
+    "training curve": ["intercept", "headroom_per_epoch", "inverse_epochs", "recent_gain", "log_size_ratio"],
+    "both": ["intercept", "linear_probe_minus_measured", "log_target_size", "inverse_epochs", "recent_gain"],
 }
 EPOCH_BUCKETS = [0.5, 1.0, 2.0, 4.0, 8.0, 1000.0]
 RIDGE = 1e-3
@@ -157,15 +160,23 @@ def fit(truth: GroundTruth, budgets: list[int], seeds: int, rmse_limit: float) -
         mine = [r for r in rows if r["method"] == method]
         if len(mine) < 10:
             continue
-        features = FEATURES[method]
-        predicted = leave_one_dataset_out(mine, features)
+        scored = {}
+        for name, candidate in CANDIDATES.items():
+            attempt = leave_one_dataset_out(mine, candidate)
+            if attempt:
+                scored[name] = (math.sqrt(sum((p - r["truth"]) ** 2 for r, p in attempt) / len(attempt)), candidate, attempt)
+        if not scored:
+            continue
+        chosen_name = min(scored, key=lambda k: scored[k][0])
+        _, features, predicted = scored[chosen_name]
         table = residual_table(predicted)
         coefficients = _fit(mine, features)
         cv_rmse = math.sqrt(sum((p - r["truth"]) ** 2 for r, p in predicted) / max(len(predicted), 1))
         trained[method] = {"min_epochs": min_epochs(predicted, rmse_limit),
                            "coefficients": {f: round(float(c), 5) for f, c in zip(features, coefficients)},
                            "residual_sd_by_epochs": table, "n_fit_points": len(mine), "cv_rmse": round(cv_rmse, 4)}
-        report[method] = {"rows": len(mine), "cv_rmse": round(cv_rmse, 4),
+        report[method] = {"rows": len(mine), "cv_rmse": round(cv_rmse, 4), "features": chosen_name,
+                          "candidates": {k: round(v[0], 4) for k, v in scored.items()},
                           "measured_rmse": round(math.sqrt(sum((r["measured"] - r["truth"]) ** 2 for r in mine) / len(mine)), 4)}
         all_predicted += [(r, p, table) for r, p in predicted]
     scale = 1.0

@@ -69,12 +69,16 @@ def linear_probe_rows(n_train: int, settings, seconds_per_example: Optional[floa
 
 
 def _linear_probe(base, data, train_ids: Sequence[int], eval_ids: Sequence[int], eval_features, settings, batch_size: int,
-                  device: str, deadline: Optional[float]) -> tuple[EvalResult, dict]:
+                  device: str, deadline: Optional[float], cache: dict, rows: Optional[int] = None) -> tuple[EvalResult, dict]:
+    """Fit on the first ``rows`` training rows (default all); features of the training rows are computed once."""
     import numpy as np
 
     from probes.methods.head import fit_linear_probe, frozen_features
 
-    x_train = frozen_features(base.model, data, list(train_ids), batch_size, device)
+    if "train" not in cache:
+        cache["train"] = frozen_features(base.model, data, list(train_ids), batch_size, device)
+    rows = len(train_ids) if rows is None else rows
+    x_train, train_ids = cache["train"][:rows], list(train_ids)[:rows]
     y_train = np.array([data.labels[i] for i in train_ids])
     model, config = fit_linear_probe(x_train, y_train, settings.linear_probe, deadline)
     predicted = model.predict(eval_features)
@@ -112,16 +116,24 @@ def reference_trials(base, data, dataset, train_ids: Sequence[int], eval_ids: Se
                 cache["seconds_per_example"] = (time.perf_counter() - started) / max(len(eval_ids), 1)
             return cache["eval"]
 
-        def linear_probe():
+        def linear_probe(fraction: float = 1.0):
             features = eval_features()
             rows = linear_probe_rows(len(train_ids), settings, cache["seconds_per_example"], budget_s)
-            return _linear_probe(base, data, list(train_ids)[:rows], eval_ids, features, settings, batch_size, device, deadline)
+            chosen = list(train_ids)[:rows]
+            return _linear_probe(base, data, chosen, eval_ids, features, settings, batch_size, device, deadline, cache,
+                                 max(2, round(rows * fraction)))
 
         if decoder.label_evaluator is None:
             trials.append(reference_trial(Method.ZERO_SHOT, Phase.BASELINE, lambda: _encoder_zero_shot(
                 base, data, eval_ids, eval_features(), batch_size, device), 0, base.n_params, device, **record))
         trials.append(reference_trial(Method.LINEAR_PROBE, Phase.REFERENCE, linear_probe, len(train_ids), base.n_params,
                                       device, **record))
+        if not record and trials[-1].status == ProbeStatus.COMPLETE:  # its learning curve: smaller training sets, cheap
+            for fraction in settings.linear_probe.curve_fractions:
+                trial = reference_trial(Method.LINEAR_PROBE, Phase.REFERENCE, lambda f=fraction: linear_probe(f),
+                                        len(train_ids), base.n_params, device)
+                trials.append(trial.model_copy(update={"trial_id": f"linear_probe-{trial.n_train_examples}",
+                                                       "data_fraction": fraction}))
     finally:
         base.model.to("cpu")
     return trials

@@ -50,6 +50,7 @@ class LinearProbeSettings(BaseModel):
     min_train_examples: int = Field(ge=2)
     budget_share: float = Field(gt=0, lt=1)
     max_classes_for_cv: int = Field(ge=2)
+    curve_fractions: list[float]
 
 
 class ProbeSettings(BaseModel):
