@@ -65,6 +65,20 @@ class TrialEnvironment:
         return (self.evaluator or evaluate)(model, self.data, indices, self.batch_size, self.accelerator.device)
 
 
+def _rng_state() -> tuple:
+    import torch
+
+    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+
+
+def _set_rng_state(state: tuple) -> None:
+    import torch
+
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state_all(state[1])
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     import torch
 
@@ -134,6 +148,23 @@ class LiveTrial:
         self.model, self.optimizer = self.env.accelerator.prepare(model, optimizer)
         self.model.train()
         self._batches = bucketed_batches(self.env.data, spec.train_indices, self.env.batch_size, random.Random(spec.seed))
+        self._rng_state = _rng_state()
+
+    def _own_rng(self):
+        """Dropout draws from torch's global generator: each trial keeps its own stream, so its result does not
+        depend on which trials ran before or between its steps (a sweep interleaves them)."""
+        trial = self
+
+        class _Swap:
+            def __enter__(self):
+                self.outer = _rng_state()
+                _set_rng_state(trial._rng_state)
+
+            def __exit__(self, *exc):
+                trial._rng_state = _rng_state()
+                _set_rng_state(self.outer)
+
+        return _Swap()
 
     def _record_failure(self, error: BaseException) -> None:
         self.status = ProbeStatus.OUT_OF_MEMORY if is_out_of_memory(error) else ProbeStatus.FAILED
@@ -182,6 +213,12 @@ class LiveTrial:
                                           train_loss=sum(losses) / len(losses) if losses else None,
                                           wall_time_s=time.perf_counter() - self._started))
 
+    def _train_points(self, points: list[int], target_step: int, final: bool) -> None:
+        for point in points:
+            while self.step < point:
+                self._one_step()
+            self._evaluate(full=final if point == target_step else False)
+
     def train_to(self, target_step: int, final: bool = True) -> "LiveTrial":
         """Train up to ``target_step``, scoring at every grid step on the way and at ``target_step`` (on all
         evaluation examples when ``final``)."""
@@ -189,13 +226,8 @@ class LiveTrial:
             return self
         grid = [s for s in self.env.settings.eval_step_grid if self.step < s < target_step]
         try:
-            for point in [*grid, target_step]:
-                while self.step < point:
-                    self._one_step()
-                if point == target_step:
-                    self._evaluate(full=final)
-                elif point > 0:
-                    self._evaluate(full=False)
+            with self._own_rng():
+                self._train_points([*grid, target_step], target_step, final)
         except ProbeStopped as stop:
             self.status, self.message = ProbeStatus.STOPPED, str(stop)
             unscored = self.step and (not self.curve or self.curve[-1].step != self.step)
