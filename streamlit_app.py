@@ -321,6 +321,7 @@ def start_probe(table, chosen, model: str, budget: int, max_examples: int) -> No
         st.error(humanize(str(error), knowledge()), icon=":material/error:")
         return
     st.session_state.probe_shown = False
+    st.session_state.probe_data_notes = [humanize(w, knowledge()) for w in dataset.warnings]
     st.session_state.probe_job = ProbeJob(dataset, model=model or None, budget_minutes=float(budget)).start()
     st.rerun()
 
@@ -403,6 +404,9 @@ st.caption("Short real trainings: a no-training baseline, soft prompt tuning and
            "each with a learning-rate sweep, at 25/50/100% of your data. Runs on this machine; nothing leaves it. "
            "The measurements are added to your situation as evidence; they never change your answers.")
 probe_settings(running=job is not None and job.running)
+if job is not None:
+    for note in st.session_state.get("probe_data_notes", []):
+        st.caption(f"Data: {note}")
 probe_progress()
 if report.probe_evidence is not None:
     probe_results_panel(report, page)
