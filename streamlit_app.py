@@ -137,6 +137,9 @@ def questionnaire() -> None:
                     if not q.essential:
                         widget(q)
             st.form_submit_button("Get advice", type="primary", width="stretch", on_click=submit_answers)
+        if st.session_state.submits != st.session_state.get("sidebar_closed_for", 0):  # the run right after a submit
+            st.session_state.sidebar_closed_for = st.session_state.submits
+            st.html(CLOSE_SIDEBAR_ON_PHONE.format(n=st.session_state.submits), unsafe_allow_javascript=True)
 
 
 # -- the answer ----------------------------------------------------------------------------------------------------
@@ -410,7 +413,3 @@ if job is not None:
 probe_progress()
 if report.probe_evidence is not None:
     probe_results_panel(report, page)
-
-if st.session_state.submits != st.session_state.get("sidebar_closed_for", 0):  # only on the run right after a submit
-    st.session_state.sidebar_closed_for = st.session_state.submits
-    st.html(CLOSE_SIDEBAR_ON_PHONE.format(n=st.session_state.submits), unsafe_allow_javascript=True)

@@ -127,7 +127,9 @@ def test_questionnaire_upload_error_and_phone_width_in_a_real_browser(app_url, s
         examples.fill("20")
         examples.press("Tab")
         phone.get_by_role("button", name="Get advice").click()
-        assert visible_on_top(phone, recommended(phone, "Few-shot prompting"))  # after advice the sidebar gets out of the way
+        heading = recommended(phone, "Few-shot prompting")
+        phone.locator("[data-testid=stSidebar][data-collapsed=true]").wait_for(state="attached", timeout=30_000)
+        assert visible_on_top(phone, heading)  # after advice the sidebar gets out of the way
         phone.screenshot(path=str(shots / "app-phone-after-advice.png"))
         browser.close()
 
