@@ -4,17 +4,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from advisor.knowledge import KnowledgeBase
+from advisor.questionnaire import field_label, field_noun, option_label
 from advisor.recommend import Counterfactual, ScoredSituation
 
 if TYPE_CHECKING:
     from advisor.fusion import ProbeEvidence
-
-_FIELD_LABELS = {
-    "n_labeled_examples": "labelled examples",
-    "model_params_b": "billion parameters",
-    "gpu_memory_gb": "GB of GPU memory",
-    "n_tasks": "tasks on one base model",
-}
 
 
 def _number(value: Any) -> str:
@@ -27,16 +21,13 @@ def counterfactual_text(cf: Counterfactual, kb: KnowledgeBase) -> str:
     method = kb.methods[cf.new_method].name
     if cf.direction in ("at_least", "at_most"):
         bound = "or more" if cf.direction == "at_least" else "or fewer"
-        label = _FIELD_LABELS.get(cf.field, cf.field)
+        label = field_noun(cf.field)
         if cf.direction == "at_most" and cf.new_value == 0:
             return f"With no {label} (now {_number(cf.current_value)}), the answer becomes {method}."
         return f"With {_number(cf.new_value)} {bound} {label} (now {_number(cf.current_value)}), the answer becomes {method}."
-    from advisor.questionnaire import LABELS
-
-    question = LABELS.get(cf.field, cf.field).rstrip("?")
-    if isinstance(cf.new_value, bool):
-        return f"If '{question}' were {'yes' if cf.new_value else 'no'} (now {'yes' if cf.current_value else 'no'}), the answer becomes {method}."
-    return f"If '{question}' were {cf.new_value} (now {cf.current_value}), the answer becomes {method}."
+    question = field_label(cf.field).rstrip("?")
+    return (f"If '{question}' were '{option_label(cf.field, cf.new_value)}' (now '{option_label(cf.field, cf.current_value)}'), "
+            f"the answer becomes {method}.")
 
 
 def conflict_text(stronger: str, weaker: str, kb: KnowledgeBase) -> str:

@@ -5,6 +5,7 @@ import json
 from functools import lru_cache
 from typing import Any, Optional
 
+from advisor.questionnaire import option_label
 from advisor.report import AdvisorReport
 
 
@@ -25,6 +26,7 @@ FILTERS = {
     "g3": lambda value: f"{value:.3g}",
     "f3": _f3,
     "tojson_pretty": lambda value: json.dumps(value, indent=2),
+    "option": lambda value, field: option_label(field, value),  # an answer's human label (advisor/questionnaire.py)
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from advisor.knowledge import KnowledgeBase
-from advisor.questionnaire import LABELS, OPTION_LABELS, option_label
+from advisor.questionnaire import OPTION_LABELS, option_label
 
 if TYPE_CHECKING:
     from advisor.fusion import MethodCurveFit, ProbeEvidence
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from probes.result import SuiteResult
 
 METRIC_LABELS = {"accuracy": "accuracy", "token_accuracy": "next-token accuracy on the completions"}
-ACCESS_SHORT = {"open_weights": "open weights", "api_finetune": "vendor API with fine-tuning", "api_only": "vendor API, prompting only"}
 STANCE_LABELS = {"supports": "For", "opposes": "Against", "rules out alternatives": "Rules out others"}
 # A probe model more than this factor smaller or larger than the user's model is a proxy for it (display only).
 PROXY_SIZE_RATIO = 2.0
@@ -92,10 +91,22 @@ def score_text(value: Optional[float]) -> str:
 
 
 # -- text ------------------------------------------------------------------------------------------------------
+# Abbreviations whose full stop does not end a sentence ("Hu et al. 2021", "e.g. BERT").
+_ABBREVIATIONS = ("et al.", "e.g.", "i.e.", "vs.", "cf.", "etc.", "Fig.", "Eq.", "Sec.", "No.", "approx.")
+
+
 def _first_sentence(text: str) -> str:
     text = " ".join(text.split())
-    match = re.match(r"(.+?[.!?])(\s|$)", text)
-    return match.group(1) if match else text
+    for match in re.finditer(r"[.!?](?=\s|$)", text):
+        head = text[:match.end()]
+        if not head.endswith(_ABBREVIATIONS) and not re.search(r"(^|\s)[A-Z]\.$", head):
+            return head
+    return text
+
+
+def _first_clause(text: str) -> str:
+    """The first sentence up to its first parenthesis, semicolon or colon: 'Needs about 135.9 GiB with its recipe'."""
+    return re.split(r" \(|; |: ", _first_sentence(text), maxsplit=1)[0].rstrip(".")
 
 
 def humanize(text: str, kb: KnowledgeBase) -> str:
@@ -108,8 +119,17 @@ def humanize(text: str, kb: KnowledgeBase) -> str:
     for labels in OPTION_LABELS.values():
         for value, label in labels.items():
             if "_" in value:
-                text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", label.lower(), text)
+                text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", lower_first(label), text)
     return text
+
+
+def lower_first(label: str) -> str:
+    """'Open weights' -> 'open weights' for running text; a leading acronym stays ('GPU memory', 'QLoRA needs')."""
+    return label if re.match(r"[A-Z][A-Z0-9]|[A-Z][a-z]*[A-Z]", label) else label[:1].lower() + label[1:]
+
+
+def upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _rule_point(rule_id: str, kb: KnowledgeBase) -> str:
@@ -162,6 +182,7 @@ class PageView:
     deciding_reason: str
     situation_summary: str
     ranked_rows: list[dict]
+    ruled_out: list[tuple[str, str]]
     cost_rows: list[dict]
     reasons: list[ReasonView]
     conflicts: list[str]
@@ -178,7 +199,7 @@ def situation_summary(situation) -> str:
     gpu = "no GPU" if s.gpu_memory_gb == 0 or s.n_gpus == 0 else f"{s.n_gpus} × {s.gpu_memory_gb:g} GB GPU"
     tasks = f"{s.n_tasks:,} task" + ("s" if s.n_tasks != 1 else "")
     return (f"{option_label('task_type', s.task_type)} · {count_text(s.n_labeled_examples)} labelled examples · "
-            f"{model_size_text(s.model_params_b)}-parameter model ({ACCESS_SHORT.get(s.model_access.value, s.model_access.value)}) · "
+            f"{model_size_text(s.model_params_b)}-parameter model ({lower_first(option_label('model_access', s.model_access))}) · "
             f"{gpu} · {tasks}")
 
 
@@ -187,17 +208,17 @@ def deciding_reason(report: "AdvisorReport", kb: KnowledgeBase) -> str:
     ranked = report.recommendation.ranked
     top = ranked[0]
     if not top.feasible:
-        return "Nothing fits these constraints: " + humanize("; ".join(top.infeasible_reasons), kb) + "."
+        return "Nothing fits these constraints: " + lower_first(humanize("; ".join(top.infeasible_reasons), kb)).rstrip(".") + "."
     trainable = [m for m in ranked if kb.methods[m.method].needs_training]
     if trainable and not any(m.feasible for m in trainable) and not kb.methods[top.method].needs_training:
         common = Counter(r for m in trainable for r in m.infeasible_reasons).most_common(1)[0][0]
-        return (f"Nothing trainable fits: {humanize(common, kb).rstrip('.')}. {top.name} needs no training, "
+        return (f"Nothing trainable fits: {lower_first(humanize(common, kb)).rstrip('.')}. {top.name} needs no training, "
                 "so it is the best option that remains.")
     blocked = [m for m in ranked if not m.feasible and m.score > top.score]
     if blocked:
         best = max(blocked, key=lambda m: m.score)
-        return (f"{best.name} would score higher but is ruled out: {humanize(best.infeasible_reasons[0], kb).rstrip('.')}. "
-                f"{top.name} is the best option that fits.")
+        why = lower_first(humanize(best.infeasible_reasons[0], kb)).rstrip(".")
+        return f"{best.name} would score higher but is ruled out: {why}. {top.name} is the best option that fits."
     feasible = [m for m in ranked if m.feasible]
     rules_top = max(feasible, key=lambda m: m.score - m.probe_contribution)
     if report.probe_evidence is not None and rules_top.method != top.method:
@@ -213,9 +234,16 @@ def deciding_reason(report: "AdvisorReport", kb: KnowledgeBase) -> str:
 
 
 def _ranked_rows(report: "AdvisorReport", kb: KnowledgeBase) -> list[dict]:
-    return [{"#": m.rank, "Method": m.name, "Share": f"{m.probability:.0%}",
-             "Fits?": "yes" if m.feasible else "no: " + humanize("; ".join(m.infeasible_reasons), kb)}
+    """One short row per method (fits on a phone); the full reasons a method does not fit are in ``ruled_out``."""
+    return [{"#": m.rank, "Method": m.name, "Share": m.probability,
+             "Fits?": "yes" if m.feasible else "no: " + lower_first(_first_clause(humanize(m.infeasible_reasons[0], kb)))}
             for m in report.recommendation.ranked]
+
+
+def _ruled_out(report: "AdvisorReport", kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """(method name, every reason it does not fit) for each infeasible method, in rank order."""
+    return [(m.name, " ".join(dict.fromkeys(upper_first(humanize(r, kb)).rstrip(".") + "." for r in m.infeasible_reasons)))
+            for m in report.recommendation.ranked if not m.feasible]
 
 
 def _cost_rows(report: "AdvisorReport") -> list[dict]:
@@ -251,15 +279,8 @@ def counterfactual_lines(counterfactuals: "list[CounterfactualText]", shown_meth
     """One line per change that would give a different answer; never one that repeats the shown answer."""
     lines: list[str] = []
     for cf in counterfactuals:
-        if cf.new_method == shown_method:
-            continue
-        if cf.direction == "set_to":
-            question = LABELS.get(cf.field, cf.field).rstrip("?")
-            line = (f"If “{question}” were “{option_label(cf.field, cf.new_value)}” (now "
-                    f"“{option_label(cf.field, cf.current_value)}”), the answer becomes {kb.methods[cf.new_method].name}.")
-        else:
-            line = humanize(cf.text, kb)
-        if line not in lines:
+        line = humanize(cf.text, kb)
+        if cf.new_method != shown_method and line not in lines:
             lines.append(line)
     return lines
 
@@ -282,6 +303,7 @@ def build_page(report: "AdvisorReport", kb: KnowledgeBase, suite: "Optional[Suit
         method=rec.method, method_name=rec.method_name, summary=kb.methods[rec.method].summary,
         confidence=f"{rec.confidence:.0%}", evidence=basis, deciding_reason=deciding_reason(report, kb),
         situation_summary=situation_summary(report.situation), ranked_rows=_ranked_rows(report, kb),
+        ruled_out=_ruled_out(report, kb),
         cost_rows=_cost_rows(report), reasons=_reasons(report, kb), conflicts=_conflicts(report, kb),
         counterfactuals=counterfactual_lines(rec.counterfactuals, rec.method, kb), caveats=_caveats(report, kb),
         config=rec.config,
