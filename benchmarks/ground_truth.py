@@ -52,7 +52,7 @@ MAX_EDGE_EXTENSIONS = 2
 STEP_POLICY = {
     "full_finetune": {"max_epochs": 40, "max_floor": 160, "max_cap": 960, "min_epochs": 5, "min_floor": 60},
     "lora": {"max_epochs": 40, "max_floor": 160, "max_cap": 960, "min_epochs": 5, "min_floor": 60},
-    "prompt_tuning": {"max_epochs": 80, "max_floor": 320, "max_cap": 1600, "min_epochs": 10, "min_floor": 120},
+    "prompt_tuning": {"max_epochs": 60, "max_floor": 240, "max_cap": 960, "min_epochs": 8, "min_floor": 80},
 }
 LINEAR_PROBE_C = [0.01, 0.1, 1.0, 10.0, 100.0]
 
