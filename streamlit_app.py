@@ -357,29 +357,41 @@ def probe_results_panel(report, page) -> None:
 
     from advisor.plots import learning_curve_rows, reference_rows
 
-    evidence = report.probe_evidence
-    if page.probe.proxy_note:
-        st.info(page.probe.proxy_note)
-    st.markdown(f"**{page.probe.verdict}**")
-    st.markdown("#### Learning curves on your data")
-    frame = pd.DataFrame(learning_curve_rows(evidence))
-    if not frame.empty:
-        base = alt.Chart(frame).encode(x=alt.X("n_examples:Q", scale=alt.Scale(type="log"), title="labelled training examples"),
-                                       y=alt.Y("score:Q", title=evidence.metric_name, scale=alt.Scale(zero=False)), color="method:N")
-        chart = base.transform_filter(alt.datum.kind == "fit").mark_line() + \
-            base.transform_filter(alt.datum.kind == "extrapolated").mark_line(strokeDash=[6, 4], opacity=0.6) + \
-            base.transform_filter(alt.datum.kind == "measured").mark_point(filled=True, size=70)
-        references = pd.DataFrame(reference_rows(evidence))
-        if not references.empty:
-            rule = alt.Chart(references).encode(y="score:Q")
-            chart += rule.mark_rule(strokeDash=[2, 2], color="gray") + rule.mark_text(align="left", dy=-6, color="gray").encode(text="label:N")
-        st.caption("Dots: measured. Solid: fitted within the measured range. Dashed: extrapolated beyond it.")
-        st.altair_chart(chart, width="stretch")
-    st.dataframe(page.probe.rows, hide_index=True, width="stretch")
-    for line in page.probe.references:
-        st.caption(line)
-    if page.probe.inconclusive:
-        st.warning("Why this is not settled:\n\n" + "\n".join(f"- {r}" for r in page.probe.inconclusive))
+    evidence, view = report.probe_evidence, page.probe
+    if view.proxy_note:
+        st.info(view.proxy_note)
+    st.markdown(f"**{view.verdict}**")
+    if view.about:
+        st.caption(view.about)
+    st.caption(view.evaluation_note)
+    st.dataframe(view.rows, hide_index=True, width="stretch")
+    st.caption("Measured: what the short probe reached. Full-length run: the accuracy a run to its best checkpoint would "
+               "reach with all your labelled examples, predicted from the probe (80% interval); checked against the "
+               "project's own long runs (benchmarks/advice_quality.py).")
+    for line in view.not_measured:
+        st.warning(f"Not measured — {line}")
+    if view.inconclusive:
+        st.warning("Why this is not settled:\n\n" + "\n".join(f"- {r}" for r in view.inconclusive)
+                   + ("\n\nWhat would settle it:\n\n" + "\n".join(f"- {s}" for s in view.settle) if view.settle else ""))
+    frame = pd.DataFrame(learning_curve_rows(evidence, {m.method: m.method.replace("_", " ") for m in evidence.methods}))
+    if frame.empty:
+        return
+    st.markdown(f"#### Training curves on your data ({view.metric_label})")
+    x = alt.X("step:Q", scale=alt.Scale(type="log"), title="optimiser steps")
+    y = alt.Y("score:Q", title=view.metric_label, scale=alt.Scale(zero=False))
+    base = alt.Chart(frame).encode(x=x, y=y, color=alt.Color("method:N", title="method"))
+    measured = base.transform_filter(alt.datum.kind == "measured")
+    predicted = base.transform_filter(alt.datum.kind == "predicted full-length")
+    chart = measured.mark_line(point=True) + predicted.mark_point(shape="triangle-up", size=140, filled=True) + \
+        predicted.mark_errorbar().encode(y="low:Q", y2="high:Q")
+    references = pd.DataFrame(reference_rows(evidence))
+    if not references.empty:
+        rule = alt.Chart(references).encode(y="score:Q")
+        chart += rule.mark_rule(strokeDash=[2, 2], color="gray") + rule.mark_text(align="left", dy=-6, color="gray").encode(text="label:N")
+    st.caption("Lines: measured during the probe (intermediate points on a fixed subset of the held-out examples, the last "
+               "on all of them). Triangles with bars: predicted full-length result (80% interval), not measured. Grey: "
+               "the no-training baseline and the linear probe.")
+    st.altair_chart(chart, width="stretch")
 
 
 # -- the page ------------------------------------------------------------------------------------------------------
@@ -403,8 +415,9 @@ what_if_section(answers, probe_results, page)
 
 st.divider()
 st.subheader("Measure on your data")
-st.caption("Short real trainings: a no-training baseline, soft prompt tuning and LoRA (plus full fine-tuning for small models), "
-           "each with a learning-rate sweep, at 25/50/100% of your data. Runs on this machine; nothing leaves it. "
+st.caption("Short real trainings on your data, every method scored on the same held-out examples: zero-shot (and "
+           "few-shot prompting for decoders), a linear probe on frozen features, soft prompt tuning, LoRA and, for small "
+           "models, full fine-tuning, each after a short learning-rate sweep. Runs on this machine; nothing leaves it. "
            "The measurements are added to your situation as evidence; they never change your answers.")
 probe_settings(running=job is not None and job.running)
 if job is not None:

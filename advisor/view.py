@@ -15,14 +15,12 @@ from advisor.knowledge import KnowledgeBase
 from advisor.questionnaire import OPTION_LABELS, option_label
 
 if TYPE_CHECKING:
-    from advisor.fusion import MethodCurveFit, ProbeEvidence
+    from advisor.fusion import ProbeEvidence
     from advisor.report import AdvisorReport, CounterfactualText
     from probes.result import SuiteResult
 
 METRIC_LABELS = {"accuracy": "accuracy", "token_accuracy": "next-token accuracy on the completions"}
 STANCE_LABELS = {"supports": "For", "opposes": "Against", "rules out alternatives": "Rules out others"}
-# A probe model more than this factor smaller or larger than the user's model is a proxy for it (display only).
-PROXY_SIZE_RATIO = 2.0
 # CLI wording in shared texts, as a UI user would say it.
 CLI_PHRASES = (
     (r"\(--budget-minutes ([\d.]+)\)", r"(a time budget of \1 minutes)"),
@@ -159,15 +157,12 @@ class ProbeView:
     metric_label: str
     about: str
     proxy_note: Optional[str]
-    size_note: Optional[str]
+    evaluation_note: str
     verdict: str
     rows: list[dict]
-    detail_rows: list[dict]
-    references: list[str]
-    below_baseline: list[str]
+    not_measured: list[str]
     inconclusive: list[str]
-    failures: list[str]
-    has_paired: bool
+    settle: list[str]
     baseline_score: Optional[float]
     linear_probe_score: Optional[float]
 
@@ -298,7 +293,8 @@ def _caveats(report: "AdvisorReport", kb: KnowledgeBase) -> list[str]:
 
 def build_page(report: "AdvisorReport", kb: KnowledgeBase, suite: "Optional[SuiteResult]" = None) -> PageView:
     rec = report.recommendation
-    basis = "your probe measurements + rules" if rec.evidence_basis == "rules+probes" else "rules only"
+    basis = {"rules+probes": "your probe measurements + rules", "rules+proxy probes": "rules + measurements on a proxy model"
+             }.get(rec.evidence_basis, "rules only")
     return PageView(
         method=rec.method, method_name=rec.method_name, summary=kb.methods[rec.method].summary,
         confidence=f"{rec.confidence:.0%}", evidence=basis, deciding_reason=deciding_reason(report, kb),
@@ -316,132 +312,83 @@ def _name(method: str, kb: KnowledgeBase) -> str:
     return kb.methods[method].name if method in kb.methods else method.replace("_", " ")
 
 
-def _paired(evidence: "ProbeEvidence") -> dict[str, tuple[float, float, float]]:
-    """Paired differences vs the leader, {method: (mean, low, high)}, when the report carries them."""
-    paired = getattr(evidence, "paired_differences", None) or []
-    found = {}
-    for item in paired:
-        get = item.get if isinstance(item, dict) else (lambda key, _item=item: getattr(_item, key, None))
-        if get("method") and get("mean") is not None:
-            found[get("method")] = (get("mean"), get("low"), get("high"))
-    return found
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f} pts"
 
 
-def _probe_params(suite: "Optional[SuiteResult]") -> Optional[int]:
-    totals = [t.total_params for t in suite.trials if t.total_params] if suite is not None else []
-    return max(totals) if totals else None
+def _paired_text(evidence: "ProbeEvidence", method: str, versus: Optional[str]) -> str:
+    if versus is None or method == versus:
+        return "—"
+    diff = next((c for c in evidence.comparisons if c.method == method and c.versus == versus), None)
+    if diff is None:
+        return "—"
+    mark = "" if diff.resolved else " (not resolved)"
+    return f"{_points(diff.difference)} ({diff.low * 100:+.1f} to {diff.high * 100:+.1f}){mark}"
 
 
-def _proxy_note(report: "AdvisorReport", suite: "Optional[SuiteResult]") -> Optional[str]:
-    params = _probe_params(suite)
-    if params is None:
-        return None
-    user = report.situation.model_params_b * 1e9
-    same_name = report.situation.model_name and suite.model and report.situation.model_name == suite.model
-    if same_name or max(params, user) / max(min(params, user), 1) <= PROXY_SIZE_RATIO:
-        return None
-    return (f"Measured on a proxy: the probe model has {params_text(params)} parameters, your model "
-            f"{model_size_text(report.situation.model_params_b)}. The ranking of methods on a small model may not carry "
-            "over to yours; your situation (and the cost estimates) stay those of your model.")
+def _prediction_text(m) -> str:
+    if m.prediction is None:
+        return f"not predicted: {m.no_prediction_reason}" if m.no_prediction_reason else "—"
+    p = m.prediction
+    return f"{score_text(p.mean)} ({score_text(p.low)}–{score_text(p.high)})"
 
 
-def _fit_kind(fit: "MethodCurveFit", user_n: int) -> str:
-    largest = max((n for n, _ in fit.measured), default=0)
-    if not fit.measured:
-        return "failed"
-    if user_n <= largest:
-        return "measured range"
-    return f"extrapolated {user_n / largest:.1f}×" if fit.fitted else "not fitted (one point)"
+def _method_rows(evidence: "ProbeEvidence", kb: KnowledgeBase) -> list[dict]:
+    leader = evidence.leader
+    user_n = count_text(evidence.user_n_examples)
+    rows = []
+    for m in sorted((m for m in evidence.methods if m.measured is not None),
+                    key=lambda m: -(m.prediction.mean if m.prediction else m.measured)):
+        rows.append({
+            "Method": _name(m.method, kb) + (" (leads)" if m.method == leader else ""),
+            "Measured": f"{score_text(m.measured)}, {m.what_was_measured}",
+            "vs. zero-shot (paired, 95%)": _paired_text(evidence, m.method, "zero_shot" if m.method != "zero_shot" else None),
+            f"vs. {_name(leader, kb) if leader else 'leader'} (paired, 95%)": _paired_text(evidence, m.method, leader),
+            f"Full-length run at {user_n} (predicted, 80%)": _prediction_text(m),
+            f"Within {evidence.tolerance * 100:g} pt of the best": f"{evidence.p_within_tolerance.get(m.method, 0):.0%}",
+        })
+    return rows
 
 
-def _method_rows(evidence: "ProbeEvidence", kb: KnowledgeBase, floor: Optional[float], margin: float):
-    paired = _paired(evidence)
-    rows, details, below = [], [], []
-    for fit in evidence.fits:
-        name = _name(fit.method, kb)
-        best_n, best_y = max(fit.measured, key=lambda p: p[0]) if fit.measured else (0, None)
-        at_floor = floor is not None and fit.measured and max(y for _, y in fit.measured) <= floor + margin
-        if at_floor:
-            below.append(name)
-        row = {"Method": name,
-               "Measured": f"{score_text(best_y)} at {count_text(best_n)} examples" if fit.measured else "failed",
-               "vs. no-training baseline": ("at or below it ⚠" if at_floor else
-                                            f"{(best_y - floor) * 100:+.1f} pts" if floor is not None and best_y is not None else "—"),
-               f"Predicted at {count_text(evidence.user_n_examples)}": (
-                   f"{score_text(fit.at_user_size.mean)} ({score_text(fit.at_user_size.low)}–{score_text(fit.at_user_size.high)})"
-                   if fit.measured else "—"),
-               "How": _fit_kind(fit, evidence.user_n_examples),
-               "Best in": f"{evidence.p_best.get(fit.method, 0):.0%} of samples"}
-        if paired:
-            diff = paired.get(fit.method)
-            row[f"vs. {_name(evidence.leader, kb)} (paired)"] = "leader" if fit.method == evidence.leader else (
-                f"{diff[0] * 100:+.1f} pts ({diff[1] * 100:+.1f} to {diff[2] * 100:+.1f})" if diff else "—")
-        rows.append(row)
-        details.append({"Method": name, "Still improving at the end": "yes" if fit.still_improving else "no",
-                        "Throughput": f"{fit.measured_tokens_per_s:,.0f} tokens/s" if fit.measured_tokens_per_s else "—",
-                        "Peak memory (probe)": memory_text(fit.probe_peak_memory_gib),
-                        "Full training at your size (this device)": duration_text(fit.est_full_training_hours)})
-    return rows, details, below
-
-
-def _linear_probe_row(evidence: "ProbeEvidence", kb: KnowledgeBase, floor: Optional[float]) -> Optional[dict]:
-    if evidence.linear_probe_score is None:
-        return None
-    score = evidence.linear_probe_score
-    return {"Method": _name("linear_probe", kb), "Measured": f"{score_text(score)} at {count_text(evidence.probe_n_train_examples)} examples",
-            "vs. no-training baseline": f"{(score - floor) * 100:+.1f} pts" if floor is not None else "—",
-            f"Predicted at {count_text(evidence.user_n_examples)}": "—", "How": "measured once (reference)", "Best in": "—"}
-
-
-def _verdict(evidence: "ProbeEvidence", kb: KnowledgeBase, below: list[str], n_fits: int) -> str:
+def _verdict(evidence: "ProbeEvidence", kb: KnowledgeBase) -> str:
     if not evidence.leader:
         return "The probe produced no usable measurements, so the rules decide."
-    leader = _name(evidence.leader, kb)
-    if n_fits and len(below) == n_fits:
-        return ("No trained method rose above the no-training baseline in this probe, so the measurements cannot rank "
-                "them; the rules decide. A longer probe or more data would.")
-    share = f"{evidence.p_best.get(evidence.leader, 0):.0%}"
-    if leader in below:
-        return (f"{leader} leads the prediction ({share} of bootstrap samples), but it was measured at or below the "
-                "no-training baseline, so treat this as a guess.")
+    leader = evidence.method(evidence.leader)
+    share = f"{evidence.p_within_tolerance.get(evidence.leader, 0):.0%}"
+    what = (f"predicted {score_text(leader.prediction.mean)} for a full-length run with your "
+            f"{count_text(evidence.user_n_examples)} examples" if leader.prediction else
+            f"measured {score_text(leader.measured)} {leader.what_was_measured}; no full-length prediction")
     word = "Conclusive" if evidence.conclusive else "Inconclusive"
-    return f"{word}: {leader} is predicted best at your {count_text(evidence.user_n_examples)} examples (best in {share} of bootstrap samples)."
+    return f"{word}: {_name(evidence.leader, kb)} leads ({what}); within {evidence.tolerance * 100:g} point of the best in {share} of simulations."
+
+
+def _evaluation_note(evidence: "ProbeEvidence") -> str:
+    design = evidence.evaluation
+    if design is None:
+        return ""
+    how = (f"the same {count_text(design.n_eval_examples)} held-out examples" if design.kind == "holdout" else
+           f"all {count_text(design.n_eval_examples)} examples by {design.n_folds}-fold cross-validation "
+           f"({design.n_repeats} repetition{'s' if design.n_repeats != 1 else ''})")
+    return (f"Every method was scored on {how}, so differences are paired; this evaluation resolves differences of "
+            f"about ±{design.resolvable_difference * 100:.1f} points (95%).")
 
 
 def build_probe_view(report: "AdvisorReport", kb: KnowledgeBase, suite: "Optional[SuiteResult]" = None) -> ProbeView:
     evidence = report.probe_evidence
-    floor = evidence.baseline_score
-    rows, details, below = _method_rows(evidence, kb, floor, kb.scoring.probe_tie_margin)
-    linear = _linear_probe_row(evidence, kb, floor)
-    references = []
-    if floor is not None:
-        references.append(f"No-training baseline (the frozen model, zero-shot): {score_text(floor)}.")
-    if linear is not None:
-        references.append(f"Linear probe on frozen features: {score_text(evidence.linear_probe_score)} (measured once, "
-                          "not extrapolated).")
-        trained_best = max((y for f in evidence.fits for _, y in f.measured), default=None)
-        if trained_best is not None and evidence.linear_probe_score > trained_best:
-            references[-1] += " It scored above every trained method in this probe."
-        rows.append(linear)
     about = ""
     if suite is not None:
-        params = _probe_params(suite)
-        about = (f"{count_text(suite.data_profile.n_rows)} rows ({count_text(suite.data_profile.n_train)} train, "
-                 f"{count_text(suite.data_profile.n_eval)} held out) · model {suite.model.rsplit('/', 1)[-1]}"
-                 f"{f' ({params_text(params)} parameters)' if params else ''} · {suite.device} · "
-                 f"{duration_text(suite.wall_time_s / 3600)}")
-    size_note = None
-    if evidence.probe_n_train_examples and evidence.user_n_examples > evidence.probe_n_train_examples:
-        size_note = (f"Your situation says {count_text(evidence.user_n_examples)} labelled examples; the probe trained on at "
-                     f"most {count_text(evidence.probe_n_train_examples)}, so predictions at your size are extrapolated "
-                     f"({evidence.user_n_examples / evidence.probe_n_train_examples:.1f}× the largest probe).")
-    failures = [humanize(f, kb) for fit in evidence.fits for f in fit.failed_trials]
+        about = (f"{count_text(suite.data_profile.n_rows)} rows ({count_text(suite.data_profile.n_train)} to train, "
+                 f"{count_text(suite.data_profile.n_eval)} held out) · model {suite.model.rsplit('/', 1)[-1]} "
+                 f"({model_size_text(suite.probed_model_params_b)} parameters) · {suite.device} · "
+                 f"{count_text(suite.steps_done)} training steps in {duration_text(suite.wall_time_s / 3600)}")
     return ProbeView(
         metric_label=METRIC_LABELS.get(evidence.metric_name, evidence.metric_name.replace("_", " ")), about=about,
-        proxy_note=_proxy_note(report, suite), size_note=size_note, verdict=_verdict(evidence, kb, below, len(evidence.fits)),
-        rows=rows, detail_rows=details, references=references, below_baseline=below,
-        inconclusive=[humanize(r, kb) for r in dict.fromkeys(evidence.inconclusive_reasons)], failures=failures,
-        has_paired=bool(_paired(evidence)), baseline_score=floor, linear_probe_score=evidence.linear_probe_score,
+        proxy_note=evidence.proxy.text if evidence.proxy else None, evaluation_note=_evaluation_note(evidence),
+        verdict=_verdict(evidence, kb), rows=_method_rows(evidence, kb),
+        not_measured=[f"{_name(m.method, kb)}: {humanize(m.not_measured_reason, kb)}" for m in evidence.methods if m.measured is None],
+        inconclusive=[humanize(r, kb) for r in dict.fromkeys(evidence.inconclusive_reasons)],
+        settle=[humanize(s, kb) for s in evidence.settle],
+        baseline_score=evidence.baseline_score, linear_probe_score=evidence.linear_probe_score,
     )
 
 
@@ -456,11 +403,13 @@ def probe_progress_text(phase: str, steps_done: int, elapsed_s: float, total: fl
 
 
 def trial_line(trial: dict, kb: KnowledgeBase) -> str:
-    """A finished trial for the progress list, e.g. 'LoRA, 50% of the data: 74.0% accuracy'."""
+    """A finished trial for the progress list, e.g. 'LoRA, learning rate 0.002: 74.0%'."""
     what = _name(trial["method"], kb)
-    fraction = re.search(r"(\d+)pct$", trial["trial_id"])
-    lr = re.search(r"lr([\d.e-]+)$", trial["trial_id"])
-    detail = (f", {fraction.group(1)}% of the data" if fraction else f", learning rate {lr.group(1)}" if lr else "")
+    lr = re.search(r"-lr([\d.e-]+)", trial["trial_id"])
+    fold = re.search(r"-f(\d+)r(\d+)$", trial["trial_id"])
+    sweep = str(trial.get("phase", "")) in ("lr_sweep", "Phase.LR_SWEEP")
+    detail = (f", fold {int(fold.group(1)) + 1}" if fold else
+              f", learning rate {lr.group(1)}{' (sweep, not chosen)' if sweep else ''}" if lr else "")
     status = {"complete": "", "stopped": " (stopped early)", "out_of_memory": " (out of memory)", "failed": " (failed)"}
     metric = "" if trial.get("metric") is None else f": {score_text(trial['metric'])}"
     return f"{what}{detail}{metric}{status.get(trial['status'], ' (' + trial['status'] + ')')}"

@@ -204,7 +204,8 @@ def finished_job():
 
     from factories import make_suite
 
-    suite = make_suite({"lora": {400: 0.70, 800: 0.75, 1600: 0.78}, "prompt_tuning": {400: 0.55, 800: 0.58, 1600: 0.60}})
+    suite = make_suite({"zero_shot": 0.45, "linear_probe": 0.70, "prompt_tuning": 0.60, "lora": 0.78}, probed_params_b=0.0227,
+                       architecture="encoder")
     suite = suite.model_copy(update={"trials": [t.model_copy(update={"total_params": 22_700_000}) for t in suite.trials]})
     return ProbeJob(dataset=None, state="finished", result=suite, started_at=1.0, ended_at=61.0)
 
@@ -216,7 +217,7 @@ def test_a_probe_does_not_change_the_situation(downloads):
     at.session_state["probe_shown"] = True
     at.run()
     assert not at.exception
-    assert [m.value for m in at.metric if m.label == "Evidence"] == ["your probe measurements + rules"]
+    assert [m.value for m in at.metric if m.label == "Evidence"] == ["rules + measurements on a proxy model"]
     assert at.session_state["answers"] == answers
     assert any("7B-parameter model" in c.value and "1,000 labelled examples" in c.value for c in at.caption)
     assert any("Measured on a proxy" in i.value for i in at.info)  # a 22.7M probe for a 7B model is proxy evidence
