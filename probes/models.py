@@ -79,10 +79,28 @@ def _check_saved_head(config, model: str, n_labels: int) -> None:
                          "on instead (a fresh head is trained for your labels), or give data with the same classes.")
 
 
+def _load_weights(auto_class, location: str, model: str, gguf: Optional[str], kwargs: dict, **extra):
+    """The model's weights, from safetensors (or GGUF) only, never a pickle; file problems become ProbeError."""
+    import torch
+
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    weights = {} if gguf else {"use_safetensors": True}
+    try:
+        return auto_class.from_pretrained(location, dtype=dtype, **weights, **extra, **kwargs)
+    except OSError as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        hint = " Only safetensors weights are read (never pickles)." if "safetensors" in first_line else ""
+        raise ProbeError(f"Model {short(model)} weights could not be loaded: {short(first_line, 300)}.{hint}") from None
+    except (ValueError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and "mismatch" not in str(error).lower():
+            raise  # e.g. out of memory: not a problem of the files
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ProbeError(f"Model {short(model)} weights could not be loaded (do they match its config?): {short(first_line, 300)}") from None
+
+
 def load_base_model(model: str, task_kind: str, n_labels: int, gguf_file: Optional[str] = None,
                     trust_remote_code: bool = False, lm_head: bool = False) -> LoadedModel:
     """``lm_head``: load a decoder as a causal LM for classification too (label likelihood, probes.decoder)."""
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model)
@@ -111,23 +129,11 @@ def load_base_model(model: str, task_kind: str, n_labels: int, gguf_file: Option
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if not is_encoder:
         tokenizer.padding_side = "left"  # prompt tuning prepends virtual tokens; left padding keeps the last token real
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    weights = {} if gguf else {"use_safetensors": True}  # never unpickle: safetensors (or GGUF) only
-    try:
-        if task_kind == "classification" and not (lm_head and not is_encoder):
-            _check_saved_head(config, model, n_labels)
-            base = AutoModelForSequenceClassification.from_pretrained(location, num_labels=n_labels, dtype=dtype, **weights, **kwargs)
-        else:
-            base = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **weights, **kwargs)
-    except OSError as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        hint = " Only safetensors weights are read (never pickles)." if "safetensors" in first_line else ""
-        raise ProbeError(f"Model {short(model)} weights could not be loaded: {short(first_line, 300)}.{hint}") from None
-    except (ValueError, RuntimeError) as error:
-        if isinstance(error, RuntimeError) and "mismatch" not in str(error).lower():
-            raise  # e.g. out of memory: not a problem of the files
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ProbeError(f"Model {short(model)} weights could not be loaded (do they match its config?): {short(first_line, 300)}") from None
+    if task_kind == "classification" and not (lm_head and not is_encoder):
+        _check_saved_head(config, model, n_labels)
+        base = _load_weights(AutoModelForSequenceClassification, location, model, gguf, kwargs, num_labels=n_labels)
+    else:
+        base = _load_weights(AutoModelForCausalLM, location, model, gguf, kwargs)
     if base.config.pad_token_id is None:
         base.config.pad_token_id = tokenizer.pad_token_id
     if gguf and getattr(base.config, "quantization_config", None) is not None:
