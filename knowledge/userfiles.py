@@ -47,9 +47,11 @@ def user_file_size(path: str | Path, what: str, max_bytes: int, error: type[Advi
     try:
         if target.is_dir():
             raise error(f"{what} {shown} is a directory; expected a file.")
-        if not target.is_file():
+        if not target.exists():
             raise error(f"{what} {shown} does not exist" + ("." if target.parent.is_dir() else
                                                              f" (its directory {short(str(target.parent))} does not exist)."))
+        if not target.is_file():
+            raise error(f"{what} {shown} is not a regular file (a device, pipe or socket); expected a file.")
         size = target.stat().st_size
     except (OSError, ValueError) as problem:  # e.g. a name too long, or with a NUL byte
         raise error(f"{what} {shown} cannot be used: {getattr(problem, 'strerror', None) or problem}.") from None
@@ -111,8 +113,9 @@ def parse_user_yaml(text: str, where: str, error: type[AdvisorError]) -> Any:
     limits = input_limits()
     loader_class = type("Loader", (LimitedSafeLoader,), {"max_aliases": limits.yaml_max_aliases,
                                                           "max_depth": limits.yaml_max_depth})
-    loader = loader_class(text)
+    loader = None
     try:
+        loader = loader_class(text)  # the reader refuses control characters here, before parsing
         return loader.get_single_data()
     except UserYamlError as problem:
         raise error(f"{where} was refused: {problem}") from None
@@ -122,7 +125,8 @@ def parse_user_yaml(text: str, where: str, error: type[AdvisorError]) -> Any:
     except (ValueError, TypeError, OverflowError, RecursionError) as problem:  # e.g. a date like 2024-13-45
         raise error(f"{where} holds a value YAML cannot read: {short(str(problem))}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # Byte-order marks, longest first (the UTF-32 little-endian mark starts with the UTF-16 one).
