@@ -129,6 +129,19 @@ def parse_user_yaml(text: str, where: str, error: type[AdvisorError]) -> Any:
             loader.dispose()
 
 
+def parse_user_json(text: str, where: str, error: type[AdvisorError], expected: str = "") -> Any:
+    """Parse JSON text from a user; ``error`` names ``where``, the problem and what was ``expected``."""
+    import json
+
+    tail = f"; {expected}" if expected else ""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error(f"{where}: the JSON nests too deeply{tail}.") from None
+    except ValueError as problem:
+        raise error(f"{where} is not valid JSON ({short(str(problem), 200)}){tail}.") from None
+
+
 # Byte-order marks, longest first (the UTF-32 little-endian mark starts with the UTF-16 one).
 _BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
                      (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))

@@ -151,17 +151,12 @@ def _parse_jsonl(text: str, where: str):
 
 def _parse_json(text: str, where: str):
     """A list of objects (records) or an object of columns ({"text": [...], "label": [...]})."""
-    import json
-
     import pandas as pd
 
-    try:
-        document = json.loads(text)
-    except RecursionError:
-        raise ProbeError(f"{where}: the JSON nests too deeply.") from None
-    except ValueError as error:
-        raise ProbeError(f"{where} is not valid JSON: {short(str(error), 200)}.") from None
+    from knowledge.userfiles import parse_user_json
+
     expected = 'expected a list of objects such as [{"text": "...", "label": "..."}] or an object of columns'
+    document = parse_user_json(text, where, ProbeError, expected)
     if isinstance(document, list):
         strays = [i for i, item in enumerate(document) if not isinstance(item, dict)]
         if strays:

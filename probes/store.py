@@ -8,7 +8,6 @@ says something about that run, not about the methods.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -71,17 +70,12 @@ def read_suite_json(path: str | Path, what: str = "--probe-results") -> SuiteRes
     """A probe suite JSON file a user hands in ('probe --suite-json'), checked: size limit, JSON only, finite
     numbers, metrics within [0, 1], the suite schema. Raises ProbeError naming the file and the problem."""
     from knowledge.limits import input_limits
-    from knowledge.userfiles import decode_user_text, find_non_finite, read_user_bytes, short
+    from knowledge.userfiles import decode_user_text, find_non_finite, parse_user_json, read_user_bytes, short
 
     shown = f"{what} {short(str(path))}"
     data = read_user_bytes(path, what, input_limits().probe_results_max_bytes, ProbeError)
-    text = decode_user_text(data, shown, ProbeError)
-    try:
-        document = json.loads(text)
-    except RecursionError:
-        raise ProbeError(f"{shown}: the JSON nests too deeply; expected a probe suite written by 'tuning-advisor probe --suite-json'.") from None
-    except ValueError as error:
-        raise ProbeError(f"{shown} is not JSON ({error}); expected a probe suite written by 'tuning-advisor probe --suite-json'.") from None
+    expected = "expected a probe suite written by 'tuning-advisor probe --suite-json'"
+    document = parse_user_json(decode_user_text(data, shown, ProbeError), shown, ProbeError, expected)
     if not isinstance(document, dict):
         raise ProbeError(f"{shown}: expected a JSON object (a probe suite written by 'tuning-advisor probe --suite-json'), "
                          f"got a {type(document).__name__}.")

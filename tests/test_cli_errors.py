@@ -234,10 +234,10 @@ def test_probe_results_with_nan_or_inf_metrics_are_refused(capsys, tmp_path, val
 
 
 @pytest.mark.parametrize("content, fragment", [
-    ("task_type: classification\n", "is not JSON"),
+    ("task_type: classification\n", "is not valid JSON"),
     ('{"trials": "none"}', "is not a probe suite"),
     ("[]", "expected a JSON object"),
-    ("", "is not JSON"),
+    ("", "is not valid JSON"),
 ])
 def test_probe_results_that_are_not_a_suite_are_refused(capsys, tmp_path, content, fragment):
     (tmp_path / "suite.json").write_text(content)

@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "jsonl_not_objects.jsonl": ("holds no JSON object per line \\(line 1: a JSON list, not an object\\)", None),
     "json_not_a_list.json": ("holds a JSON str; expected a list of objects", None),
     "json_list_of_numbers.json": ("item 0 is a JSON int; expected a list of objects", None),
-    "json_truncated.json": ("is not valid JSON: .*Unterminated string", None),
+    "json_truncated.json": ("is not valid JSON \\(.*Unterminated string", None),
     "json_columns_mismatch.json": ("the columns do not line up", None),
     "json_deeply_nested.json": ("nests too deeply", None),
     "no_extension": ("expected a .csv, .tsv, .jsonl or .json file, got 'no extension'", None),

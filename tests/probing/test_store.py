@@ -104,7 +104,7 @@ def test_suite_json_with_impossible_measurements_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("content, expected", [
-    (b"task_kind: classification\n", "is not JSON"),
+    (b"task_kind: classification\n", "is not valid JSON"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "is not valid UTF-8"),
     (b"[1, 2, 3]", "expected a JSON object"),
     (b'{"task_kind": "classification"}', "is not a probe suite: "),
