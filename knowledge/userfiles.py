@@ -37,21 +37,34 @@ def short(value: Any, limit: Optional[int] = None) -> str:
 
 
 def _mib(n_bytes: float) -> str:
-    return f"{n_bytes / 2**20:.1f} MiB"
+    return f"{n_bytes / 2**20:.1f} MiB" if n_bytes >= 2**20 else f"{int(n_bytes):,} bytes"
+
+
+def user_file_size(path: str | Path, what: str, max_bytes: int, error: type[AdvisorError]) -> int:
+    """The size of a user's file in bytes, or ``error`` saying it is missing, a directory or too big (nothing read)."""
+    shown = short(str(path))
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise error(f"{what} {shown} is a directory; expected a file.")
+        if not target.exists():
+            raise error(f"{what} {shown} does not exist" + ("." if target.parent.is_dir() else
+                                                             f" (its directory {short(str(target.parent))} does not exist)."))
+        if not target.is_file():
+            raise error(f"{what} {shown} is not a regular file (a device, pipe or socket); expected a file.")
+        size = target.stat().st_size
+    except (OSError, ValueError) as problem:  # e.g. a name too long, or with a NUL byte
+        raise error(f"{what} {shown} cannot be used: {getattr(problem, 'strerror', None) or problem}.") from None
+    if size > max_bytes:
+        raise error(f"{what} {shown} is {_mib(size)}; the limit is {_mib(max_bytes)} (knowledge/limits.yaml).")
+    return size
 
 
 def read_user_bytes(path: str | Path, what: str, max_bytes: int, error: type[AdvisorError]) -> bytes:
     """The bytes of a user's file, or ``error`` saying it is missing, a directory, too big or unreadable."""
+    user_file_size(path, what, max_bytes, error)
     shown = short(str(path))
     target = Path(path)
-    if target.is_dir():
-        raise error(f"{what} {shown} is a directory; expected a file.")
-    if not target.is_file():
-        raise error(f"{what} {shown} does not exist" + ("." if target.parent.is_dir() else
-                                                         f" (its directory {short(str(target.parent))} does not exist)."))
-    size = target.stat().st_size
-    if size > max_bytes:
-        raise error(f"{what} {shown} is {_mib(size)}; the limit is {_mib(max_bytes)} (knowledge/limits.yaml).")
     try:
         with open(target, "rb") as handle:
             return handle.read(max_bytes + 1)[:max_bytes]
@@ -100,8 +113,9 @@ def parse_user_yaml(text: str, where: str, error: type[AdvisorError]) -> Any:
     limits = input_limits()
     loader_class = type("Loader", (LimitedSafeLoader,), {"max_aliases": limits.yaml_max_aliases,
                                                           "max_depth": limits.yaml_max_depth})
-    loader = loader_class(text)
+    loader = None
     try:
+        loader = loader_class(text)  # the reader refuses control characters here, before parsing
         return loader.get_single_data()
     except UserYamlError as problem:
         raise error(f"{where} was refused: {problem}") from None
@@ -111,17 +125,36 @@ def parse_user_yaml(text: str, where: str, error: type[AdvisorError]) -> Any:
     except (ValueError, TypeError, OverflowError, RecursionError) as problem:  # e.g. a date like 2024-13-45
         raise error(f"{where} holds a value YAML cannot read: {short(str(problem))}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def parse_user_json(text: str, where: str, error: type[AdvisorError], expected: str = "") -> Any:
+    """Parse JSON text from a user; ``error`` names ``where``, the problem and what was ``expected``."""
+    import json
+
+    tail = f"; {expected}" if expected else ""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error(f"{where}: the JSON nests too deeply{tail}.") from None
+    except ValueError as problem:
+        raise error(f"{where} is not valid JSON ({short(str(problem), 200)}){tail}.") from None
+
+
+# Byte-order marks, longest first (the UTF-32 little-endian mark starts with the UTF-16 one).
+_BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def bom_encoding(data: bytes) -> Optional[str]:
+    """The codec a byte-order mark at the start of ``data`` names (it strips the mark when decoding), or None."""
+    return next((encoding for bom, encoding in _BYTE_ORDER_MARKS if data.startswith(bom)), None)
 
 
 def decode_user_text(data: bytes, what: str, error: type[AdvisorError]) -> str:
     """UTF-8 (with or without a byte-order mark) or UTF-16/32 with a byte-order mark."""
-    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-                          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if data.startswith(bom):
-            break
-    else:
-        encoding = "utf-8"
+    encoding = bom_encoding(data) or "utf-8"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as problem:
@@ -156,9 +189,15 @@ def _probe_directory(directory: Path) -> Optional[str]:
 
 def output_file_problem(path: str | Path) -> Optional[str]:
     """Why ``path`` cannot be written as a file (missing directory, a directory, unwritable), or None."""
-    target = Path(path)
     if str(path).strip() == "":
         return "the path is empty"
+    try:
+        return _output_file_problem(Path(path))
+    except (OSError, ValueError) as problem:  # a name too long, a NUL byte, ...
+        return f"it cannot be used as a path ({getattr(problem, 'strerror', None) or problem})"
+
+
+def _output_file_problem(target: Path) -> Optional[str]:
     if target.is_dir():
         return "it is a directory; give a file name inside it"
     parent = target.parent
@@ -173,9 +212,15 @@ def output_file_problem(path: str | Path) -> Optional[str]:
 
 def output_directory_problem(path: str | Path) -> Optional[str]:
     """Why ``path`` cannot be used (or created) as an output directory, or None."""
-    target = Path(path)
     if str(path).strip() == "":
         return "the path is empty"
+    try:
+        return _output_directory_problem(Path(path))
+    except (OSError, ValueError) as problem:
+        return f"it cannot be used as a path ({getattr(problem, 'strerror', None) or problem})"
+
+
+def _output_directory_problem(target: Path) -> Optional[str]:
     if target.exists() and not target.is_dir():
         return "it exists and is not a directory"
     existing = target
@@ -205,11 +250,15 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
-def write_with_fallback(text: str, path: Optional[str | Path], fallback_prefix: str, fallback_suffix: str = ".json") -> tuple[Path, Optional[str]]:
-    """Write ``text`` to ``path`` atomically; if that fails (or no path), to a new file in the temp directory.
+def write_with_fallback(text: str, path: Optional[str | Path], fallback_prefix: str, fallback_suffix: str = ".json",
+                        fallback_dirs: tuple[str | Path, ...] = ()) -> tuple[Path, Optional[str]]:
+    """Write ``text`` to ``path`` atomically; if that fails (or no path), to a new timestamped file in the first of
+    ``fallback_dirs`` that takes it, else in the temp directory.
 
-    Returns (where it was written, why the requested path failed or None). Raises OSError only if both fail.
+    Returns (where it was written, why the requested path failed or None). Raises OSError only if every place fails.
     """
+    import time
+
     problem = None
     if path is not None:
         try:
@@ -217,7 +266,23 @@ def write_with_fallback(text: str, path: Optional[str | Path], fallback_prefix: 
             return Path(path), None
         except (OSError, UnicodeError) as error:
             problem = f"{type(error).__name__}: {getattr(error, 'strerror', None) or error}"
-    handle, fallback = tempfile.mkstemp(prefix=fallback_prefix, suffix=fallback_suffix)
-    with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace") as stream:
-        stream.write(text)
-    return Path(fallback), problem
+    prefix = f"{fallback_prefix}{time.strftime('%Y%m%d-%H%M%S')}-"
+    last_error: Optional[OSError] = None
+    for directory in (*fallback_dirs, None):  # None: the system's temp directory
+        try:
+            if directory is not None:
+                Path(directory).mkdir(parents=True, exist_ok=True)
+            handle, fallback = tempfile.mkstemp(prefix=prefix, suffix=fallback_suffix, dir=directory)
+        except OSError as error:
+            last_error = error
+            continue
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace") as stream:
+                stream.write(text)
+            return Path(fallback), problem
+        except OSError as error:  # e.g. the disk filled up: leave no half-written file behind
+            last_error = error
+            with contextlib.suppress(OSError):
+                os.unlink(fallback)
+    assert last_error is not None
+    raise last_error

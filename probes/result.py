@@ -265,3 +265,15 @@ class SuiteResult(BaseModel):
 
     def trials_of(self, method: str) -> list[TrialResult]:
         return [t for t in self.trials if t.method == method]
+
+    # -- whether a suite may be stored as a result (probes.store) --------------------------------------------------
+
+    def unfinished_trials(self) -> list[TrialResult]:
+        """Trials that failed, ran out of memory or were cancelled by the user: they measured the machine or the
+        moment, not the methods, so a suite holding one is not a result to reuse."""
+        return [t for t in self.trials if t.status in (ProbeStatus.FAILED, ProbeStatus.OUT_OF_MEMORY)
+                or (t.status == ProbeStatus.STOPPED and t.message.startswith("cancelled"))]
+
+    def is_cacheable(self) -> bool:
+        """True when every trial ended on its own terms (complete, or stopped by a budget or a stop rule)."""
+        return bool(self.trials) and not self.cancelled and not self.unfinished_trials()

@@ -17,7 +17,7 @@ from probes.data import ProbeDataset, load_dataset
 from probes.plan import SuitePlan, plan_folds, plan_suite
 from probes.profile import data_hash, device_description, package_versions, profile_data
 from probes.progress import Progress, ProgressCallback
-from probes.result import ProbeStatus, SuiteResult, TrialResult
+from probes.result import SuiteResult, TrialResult
 from probes.settings import ProbeSettings, probe_settings
 from probes.split import EvaluationSplit, plan_evaluation
 from probes.store import cache_key, load_cached, save_cached
@@ -263,8 +263,5 @@ def _result(suite: _Suite, info: dict, key: str, budget_minutes: float, n_repeat
         cancelled=cancelled, **suite.decoder.model_facts(), wall_time_s=round(time.perf_counter() - suite.started, 3),
         package_versions=package_versions(), cache_key=key,
     )
-    failed = any(t.status in (ProbeStatus.FAILED, ProbeStatus.OUT_OF_MEMORY) or t.message.startswith("diverged")
-                 for t in suite.trials)
-    if not cancelled and not failed:  # a failure may not happen again (memory freed, another seed): measure again next time
-        save_cached(cache_dir, key, result)
+    save_cached(cache_dir, key, result)  # stores only suites whose every trial ended on its own terms (is_cacheable)
     return result

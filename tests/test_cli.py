@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from advisor import AdvisorReport
 
 
@@ -78,7 +80,20 @@ def test_probe_command_on_a_real_file_and_tiny_model(tmp_path):
     assert "'text' is not a column" in wrong.stderr and "['body', 'tag']" in wrong.stderr
 
 
-def test_app_command_serves_the_ui_on_localhost():
+def _non_loopback_address():
+    """An address of this machine other than loopback (the one outgoing traffic would use), or None."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # UDP connect sends nothing; it only picks the outgoing interface
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_app_command_serves_the_ui_on_localhost_only():
     import socket
     import time
     import urllib.request
@@ -97,7 +112,14 @@ def test_app_command_serves_the_ui_on_localhost():
                 time.sleep(0.5)
         else:
             raise AssertionError("the app did not start")
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode("utf-8", "replace")
+        outside = _non_loopback_address()
+        if outside is not None:  # bound to loopback only: the machine's other address refuses the connection
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((outside, port), timeout=5).close()
     finally:
         server.terminate()
         output = server.communicate(timeout=20)[0]
-    assert f"127.0.0.1:{port}" in output or "localhost" in output.lower() or "Local URL" in output
+    assert "<title>Streamlit</title>" in page  # the app itself answers, not some other server on the port
+    assert f"URL: http://127.0.0.1:{port}" in output, output
+    assert "Network URL" not in output and "External URL" not in output, output
