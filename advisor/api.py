@@ -30,6 +30,7 @@ def situation_fields_from_probe(suite: "SuiteResult") -> dict:
         "task_type": "classification" if suite.task_kind == "classification" else "generation",
         "n_labeled_examples": suite.data_profile.n_rows,
         "model_params_b": round(max(totals) / 1e9, 6) if totals else None,
+        "model_architecture": suite.model_architecture or None,
     }
 
 

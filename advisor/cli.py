@@ -60,13 +60,13 @@ def _minutes(text: str) -> float:
 
 
 def _max_examples(text: str) -> int:
-    """At least as many rows as one probe needs (min_train_examples + eval_min_examples in knowledge/probes.yaml)."""
+    """At least as many rows as a probe can measure anything with (evaluation.min_rows in knowledge/probes.yaml:
+    below a holdout's size, classification data are cross-validated)."""
     from probes.settings import probe_settings
 
-    settings = probe_settings()
-    minimum = settings.min_train_examples + settings.eval_min_examples
-    return _whole_number(minimum, f"of at least {minimum} (a probe trains on at least {settings.min_train_examples} "
-                                  f"examples and evaluates on at least {settings.eval_min_examples}; knowledge/probes.yaml)")(text)
+    minimum = probe_settings().evaluation.min_rows
+    return _whole_number(minimum, f"of at least {minimum} (below that a probe cannot measure anything, even by "
+                                  "cross-validation; knowledge/probes.yaml)")(text)
 
 # Short flag names for the most common fields (the long --field-name form always works too).
 FLAG_ALIASES = {

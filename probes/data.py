@@ -363,33 +363,6 @@ def load_dataset(
     return _classification_dataset(table, str(second), where, n_dropped, warnings, source)
 
 
-@dataclass(frozen=True)
-class Split:
-    train_indices: list[int]
-    eval_indices: list[int]
-
-
-def split_dataset(dataset: ProbeDataset, eval_fraction: float, eval_min: int, eval_max: int, min_train: int, seed: int = 0) -> Split:
-    """Stratified (classification) train/eval split with a bounded eval size."""
-    from sklearn.model_selection import train_test_split
-
-    n = dataset.n_rows
-    n_eval = int(min(eval_max, max(eval_min, round(n * eval_fraction))))
-    if n - n_eval < min_train:
-        raise ProbeError(f"The data has {n} usable examples; a probe needs at least {min_train + eval_min} "
-                         f"({min_train} to train, {eval_min} to evaluate).")
-    indices = list(range(n))
-    stratify = None
-    if dataset.task_kind == "classification":
-        from collections import Counter
-
-        counts = Counter(dataset.labels)
-        if min(counts.values()) >= 2 and n_eval >= len(counts):
-            stratify = dataset.labels
-    train, evaluation = train_test_split(indices, test_size=n_eval, stratify=stratify, random_state=seed)
-    return Split(train_indices=list(train), eval_indices=list(evaluation))
-
-
 def load_dataset_upload(content: Optional[bytes], filename: Optional[str], first_column: Optional[str],
                         second_column: Optional[str], max_examples: int, max_upload_mb: float) -> ProbeDataset:
     """Data from an upload (bytes + file name) or, with no upload, the built-in sample. For the UI."""

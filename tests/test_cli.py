@@ -64,14 +64,14 @@ def test_probe_command_on_a_real_file_and_tiny_model(tmp_path):
     pd.DataFrame(sentiment_rows(200)).rename(columns={"text": "body", "label": "tag"}).to_csv(data, index=False)
     out, suite_out = tmp_path / "report.json", tmp_path / "suite.json"
     result = run_cli("probe", "--data", str(data), "--text-column", "body", "--label-column", "tag", "--model", str(model),
-                     "--budget-minutes", "0.3", "--cache-dir", str(tmp_path / "cache"), "--n-tasks", "3",
+                     "--budget-steps", "60", "--cache-dir", str(tmp_path / "cache"), "--n-tasks", "3",
                      "--json", str(out), "--suite-json", str(suite_out))
     assert result.returncode == 0, result.stderr[-2000:]
     report = AdvisorReport.model_validate_json(out.read_text())
     assert report.recommendation.evidence_basis == "rules+probes" and report.situation.n_tasks == 3
     assert report.situation.n_labeled_examples == 200
-    again = run_cli("recommend", "--task", "classification", "--examples", "200", "--model-params-b", "0.001",
-                    "--probe-results", str(suite_out))
+    again = run_cli("recommend", "--task", "classification", "--examples", "200", "--model-params-b",
+                    str(report.situation.model_params_b), "--model-architecture", "encoder", "--probe-results", str(suite_out))
     assert again.returncode == 0, again.stderr[-2000:]
     assert "rules+probes" in again.stdout
 

@@ -40,7 +40,7 @@ def assert_clear_error(code, err, *fragments):
 
 
 def finished_suite() -> SuiteResult:
-    suite = make_suite({"lora": {50: 0.7, 100: 0.8}, "prompt_tuning": {50: 0.6, 100: 0.65}})
+    suite = make_suite({"zero_shot": 0.5, "lora": 0.8, "prompt_tuning": 0.65}, probed_params_b=0.022, architecture="encoder")
     trials = [t.model_copy(update={"total_params": 22_000_000}) for t in suite.trials]
     return suite.model_copy(update={"trials": trials})
 
@@ -176,10 +176,10 @@ def test_data_warnings_are_shown_on_stderr(capsys, tmp_path, data_file, fake_sui
 
 # -- numbers -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["0", "1", "-5", "89", "ten", "1.5", ""])
+@pytest.mark.parametrize("value", ["0", "1", "-5", "9", "ten", "1.5", ""])
 def test_max_examples_below_what_a_probe_needs_is_a_clear_error(capsys, tmp_path, data_file, fake_suite, value):
     code, _, err = run(capsys, *probe_args(data_file, tmp_path, "--max-examples", value))
-    assert_clear_error(code, err, "--max-examples", "at least 90", "40 examples and evaluates on at least 50")
+    assert_clear_error(code, err, "--max-examples", "at least 10", "cross-validation")
     assert fake_suite.calls == []
 
 
@@ -222,14 +222,15 @@ def test_probe_results_read_back_give_finite_confidence(capsys, tmp_path):
     code, stdout, err = run(capsys, *RECOMMEND, "--probe-results", suite_file(tmp_path), "--json", out)
     assert code == 0, err
     report = AdvisorReport.model_validate_json(out.read_text())
-    assert report.recommendation.evidence_basis == "rules+probes" and 0 <= report.recommendation.confidence <= 1
+    # probed on a 0.022B model for a 7B target: proxy evidence
+    assert report.recommendation.evidence_basis == "rules+proxy probes" and 0 <= report.recommendation.confidence <= 1
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_probe_results_with_nan_or_inf_metrics_are_refused(capsys, tmp_path, value):
-    path = suite_file(tmp_path, lambda d: d["trials"][1]["curve"][1].update(eval_metric=value))
+    path = suite_file(tmp_path, lambda d: d["trials"][1]["curve"][0].update(eval_metric=value))
     code, out, err = run(capsys, *RECOMMEND, "--probe-results", path, "--json", tmp_path / "r.json")
-    assert_clear_error(code, err, "--probe-results", "suite.json", "trials.1.curve.1.eval_metric is NaN or infinite")
+    assert_clear_error(code, err, "--probe-results", "suite.json", "trials.1.curve.0.eval_metric is NaN or infinite")
     assert not (tmp_path / "r.json").exists() and "nan" not in out.lower()
 
 

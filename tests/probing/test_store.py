@@ -12,7 +12,7 @@ from probes.store import load_cached, read_suite_json, save_cached
 
 
 def good_suite(key: str = ""):
-    return make_suite({"lora": {100: 0.7, 200: 0.8}, "prompt_tuning": {100: 0.6, 200: 0.65}}).model_copy(update={"cache_key": key})
+    return make_suite({"lora": 0.8, "prompt_tuning": 0.65}).model_copy(update={"cache_key": key})
 
 
 def test_load_cached_verifies_the_key_stored_in_the_file(tmp_path):
@@ -39,7 +39,7 @@ def test_load_cached_ignores_a_directory_in_place_of_the_file(tmp_path):
                                              (ProbeStatus.STOPPED, "cancelled by the user")])
 def test_a_suite_with_a_failed_oom_or_cancelled_trial_is_never_cached(tmp_path, status, message):
     suite = good_suite()
-    broken = suite.model_copy(update={"trials": [*suite.trials, make_trial("lora", 200, [0.5], status=status, message=message)]})
+    broken = suite.model_copy(update={"trials": [*suite.trials, make_trial("lora", [True, False], status=status, message=message)]})
     assert not broken.is_cacheable() and broken.unfinished_trials()[0].status == status
     reason = save_cached(str(tmp_path), "k", broken)
     assert reason and "not cached" in reason
@@ -52,8 +52,8 @@ def test_a_suite_with_a_failed_oom_or_cancelled_trial_is_never_cached(tmp_path, 
 def test_a_trial_stopped_by_its_time_budget_or_divergence_is_a_result(tmp_path):
     suite = good_suite()
     stopped = suite.model_copy(update={"trials": [*suite.trials,
-                                                  make_trial("lora", 200, [0.5], status=ProbeStatus.STOPPED, message="time budget for this trial used up"),
-                                                  make_trial("prompt_tuning", 200, [0.5], status=ProbeStatus.STOPPED, message="diverged: training loss became nan at step 3")]})
+                                                  make_trial("lora", [True, False], status=ProbeStatus.STOPPED, message="time budget for this trial used up"),
+                                                  make_trial("prompt_tuning", [True, False], status=ProbeStatus.STOPPED, message="diverged: training loss became nan at step 3")]})
     assert stopped.is_cacheable()
     assert save_cached(str(tmp_path), "k", stopped) is None and load_cached(str(tmp_path), "k") is not None
 
