@@ -67,4 +67,5 @@ def fit_linear_probe(x_train, y_train, settings: Any, deadline: Optional[float] 
     elif not note:
         note = f"a class has {smallest_class} training example(s): no cross-validation, C={chosen:g}"
     fitted = model(chosen).fit(x_train, y_train)
-    return fitted, {"inverse_regularisation_c": chosen, "cv_accuracy_by_c": scores, "cv_folds": folds, **({"note": note} if note else {})}
+    by_c = {f"{c:g}": round(v, 4) for c, v in scores.items()}  # string keys: the record round-trips through JSON
+    return fitted, {"inverse_regularisation_c": chosen, "cv_accuracy_by_c": by_c, "cv_folds": folds, **({"note": note} if note else {})}
