@@ -11,7 +11,8 @@ Per (data set, n):
 - linear_probe: logistic regression on frozen mean-pooled features, C chosen on dev;
 - prompt_tuning, lora, full_finetune: trained exactly as the probes train them (probes.methods, the same batches,
   AdamW, clipping, head learning rate, warmup then a constant rate), at every learning rate of the probe grid
-  (knowledge/probes.yaml) and 2 seeds, plus one rate beyond the grid's edge when the best rate is at an edge;
+  (knowledge/probes.yaml) with seed 0, plus one rate beyond the grid's edge when the best rate is at an edge, and a
+  second seed at the best rate (by seed 0's dev accuracy);
   evaluated on dev at the fixed step grid (knowledge/probes.yaml eval_step_grid) until the dev accuracy has not
   improved for as many steps as it took to reach its best (after a minimum number of epochs), or a step cap.
   The converged score of a run is its test accuracy at its best dev checkpoint.
@@ -34,6 +35,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,7 +48,7 @@ SIZES_CPU = [32, 64, 128, 256, 512]
 SEEDS = [0, 1]
 TRAINED = ["full_finetune", "lora", "prompt_tuning"]
 EDGE_FACTOR = 4.0          # one rate this factor beyond the grid when the best rate sits at its edge
-MAX_EDGE_EXTENSIONS = 2
+MAX_EDGE_EXTENSIONS = 1
 # Step caps and minimums, in epochs over the training set, clipped to [floor, cap] steps. Prompt tuning needs many
 # more steps to converge (su2022, lester2021: 30k steps), so it gets more.
 STEP_POLICY = {
@@ -273,7 +275,8 @@ def train_run(ctx: Context, n_train: int, method: str, learning_rate: float, see
 
 
 def planned_jobs(datasets: list[str], sizes: list[int], runs: list[dict], grids: dict[str, list[float]]) -> list[tuple]:
-    """Every (data set, n, method, learning rate, seed) still to run, small sizes first; edge extensions included."""
+    """Every (data set, n, method, learning rate, seed) still to run, small sizes first: seed 0 at every rate of the
+    probe grid (and one rate beyond its edge when the best is at an edge), then the other seeds at the best rate."""
     done = {run_key(r) for r in runs}
     jobs = []
     for n in sizes:
@@ -282,34 +285,34 @@ def planned_jobs(datasets: list[str], sizes: list[int], runs: list[dict], grids:
             if run_key(frozen) not in done:
                 jobs.append((dataset, n, "frozen", None, 0))
             for method in TRAINED:
-                for lr in learning_rates(dataset, n, method, runs, grids[method]):
-                    for seed in SEEDS:
-                        key = {"protocol": PROTOCOL, "dataset": dataset, "n_train": n, "method": method, "learning_rate": lr, "seed": seed}
-                        if run_key(key) not in done:
-                            jobs.append((dataset, n, method, lr, seed))
+                rates, best = learning_rates(dataset, n, method, runs, grids[method])
+                wanted = [(lr, SEEDS[0]) for lr in rates] + ([(best, seed) for seed in SEEDS[1:]] if best is not None else [])
+                for lr, seed in wanted:
+                    key = {"protocol": PROTOCOL, "dataset": dataset, "n_train": n, "method": method, "learning_rate": lr, "seed": seed}
+                    if run_key(key) not in done:
+                        jobs.append((dataset, n, method, lr, seed))
     return jobs
 
 
-def learning_rates(dataset: str, n: int, method: str, runs: list[dict], grid: list[float]) -> list[float]:
-    """The probe grid, extended by EDGE_FACTOR while the best rate (mean best dev accuracy over seeds) is at an edge."""
+def learning_rates(dataset: str, n: int, method: str, runs: list[dict], grid: list[float]) -> tuple[list[float], Optional[float]]:
+    """(rates to run at seed 0, the best rate once they have all run): the probe grid, extended by EDGE_FACTOR while the
+    best rate (best dev accuracy of the seed-0 run) is at an edge, at most MAX_EDGE_EXTENSIONS times."""
     rates = sorted(grid)
-    mine = [r for r in runs if r.get("protocol") == PROTOCOL and r["dataset"] == dataset and r["n_train"] == n and r["method"] == method]
-    for _ in range(MAX_EDGE_EXTENSIONS):
-        scores = {}
-        for lr in rates:
-            done = [r["best_dev_accuracy"] for r in mine if r["learning_rate"] == lr and r["best_dev_accuracy"] is not None]
-            finished = [r for r in mine if r["learning_rate"] == lr]
-            if len(finished) < len(SEEDS):
-                return rates  # not all seeds done yet: decide later
-            scores[lr] = sum(done) / len(done) if done else -1.0
-        best = max(rates, key=lambda lr: (scores[lr], -abs(math.log(lr / grid[0]))))
+    mine = {r["learning_rate"]: r for r in runs if r.get("protocol") == PROTOCOL and r["dataset"] == dataset
+            and r["n_train"] == n and r["method"] == method and r["seed"] == SEEDS[0]}
+    for extension in range(MAX_EDGE_EXTENSIONS + 1):
+        if any(lr not in mine for lr in rates):
+            return rates, None  # not all rates have run yet: decide later
+        score = {lr: mine[lr]["best_dev_accuracy"] if mine[lr]["best_dev_accuracy"] is not None else -1.0 for lr in rates}
+        best = max(rates, key=lambda lr: (score[lr], -abs(math.log(lr / grid[0]))))
+        at_edge = best in (rates[0], rates[-1]) and len(rates) - len(grid) < MAX_EDGE_EXTENSIONS
+        if not at_edge or extension == MAX_EDGE_EXTENSIONS:
+            return rates, best
         if best == rates[0]:
             rates.insert(0, float(f"{rates[0] / EDGE_FACTOR:.3g}"))
-        elif best == rates[-1]:
-            rates.append(float(f"{rates[-1] * EDGE_FACTOR:.3g}"))
         else:
-            break
-    return rates
+            rates.append(float(f"{rates[-1] * EDGE_FACTOR:.3g}"))
+    return rates, None
 
 
 def _owner(job: tuple, workers: int) -> int:
