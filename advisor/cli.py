@@ -278,12 +278,36 @@ def _keep_suite(suite, args: argparse.Namespace) -> None:
           f"'tuning-advisor recommend --probe-results {_printable(str(where))} ...'.", file=sys.stderr)
 
 
+def _print_probe_evidence(evidence) -> None:
+    """The measurements, what each is, the paired gaps to the leader and the predicted full-length results."""
+    where = "a proxy model" if evidence.proxy else "your data"
+    design = evidence.evaluation
+    print(f"Probe evidence on {where}" + (f" ({design.n_eval_examples:,} shared evaluation examples, resolves "
+                                         f"±{design.resolvable_difference * 100:.1f} points)" if design else "") + ":")
+    for m in evidence.methods:
+        if m.measured is None:
+            print(f"  {m.method:<14} not measured: {m.not_measured_reason}")
+            continue
+        gap = next((c for c in evidence.comparisons if c.method == m.method and c.versus == evidence.leader), None)
+        paired = f"; vs {evidence.leader} {gap.difference * 100:+.1f} pts [{gap.low * 100:+.1f}, {gap.high * 100:+.1f}]" if gap else ""
+        predicted = (f"full-length predicted {m.prediction.mean:.3f} [{m.prediction.low:.3f}, {m.prediction.high:.3f}]"
+                     if m.prediction else f"no full-length prediction ({m.no_prediction_reason})")
+        print(f"  {m.method:<14} measured {m.measured:.3f} {m.what_was_measured}{paired}; {predicted}")
+    print(f"  {'conclusive' if evidence.conclusive else 'inconclusive'}" + (f": {evidence.leader} leads" if evidence.leader else ""))
+
+
 def _print_summary(report) -> None:
     rec = report.recommendation
     print(f"Recommendation: {rec.method_name} ({rec.method}), confidence {rec.confidence:.0%}, from {rec.evidence_basis}")
+    if rec.confidence_meaning:
+        print(f"  (confidence: {rec.confidence_meaning})")
+    if report.probe_evidence is not None:
+        _print_probe_evidence(report.probe_evidence)
     for m in rec.ranked[:5]:
         status = "" if m.feasible else "  [infeasible: " + "; ".join(m.infeasible_reasons) + "]"
-        print(f"  {m.rank}. {m.method:<14} score {m.score:+.2f}  share {m.probability:5.1%}{status}")
+        expected = f"  expected {m.expected_accuracy:.3f}" if m.expected_accuracy is not None else ""
+        label = "P(best)" if report.probe_evidence is not None and not report.probe_evidence.proxy else "share"
+        print(f"  {m.rank}. {m.method:<14} score {m.score:+.2f}  {label} {m.probability:5.1%}{expected}{status}")
     if rec.reasons:
         print("Why:")
         for reason in rec.reasons[:4]:

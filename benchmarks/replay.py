@@ -12,8 +12,8 @@ known without training. A replayed probe:
 Where a ground-truth run stopped early (no dev improvement for as long as it took to reach its best) before the
 probe's K steps, its last point stands in for step K (flagged ``truncated``).
 
-The truth for a (data set, N, method) is the test accuracy at the best dev checkpoint of the learning rate with the
-best mean dev accuracy over seeds, averaged over seeds.
+The truth for a (data set, N, method) is the test accuracy at the best dev checkpoint of the learning rate whose
+seed-0 run reached the best dev accuracy, averaged over the seeds run at that rate.
 """
 from __future__ import annotations
 
@@ -59,26 +59,26 @@ class GroundTruth:
         return sorted({k[3] for k in self.runs if k[:3] == (dataset, n, method)})
 
     def complete(self, dataset: str, n: int, grids: dict[str, list[float]]) -> bool:
-        """Every method has every probe-grid rate at seeds 0 and 1, and the linear probe is there."""
-        have = all((dataset, n, m, lr, s) in self.runs for m in TRAINED for lr in grids[m] for s in (0, 1))
-        return have and (dataset, n, "linear_probe") in self.frozen
+        """Every method has every probe-grid rate at seed 0, and the linear probe is there."""
+        have = all((dataset, n, m, lr, 0) in self.runs for m in TRAINED for lr in grids[m])
+        return have and (dataset, n, "linear_probe") in self.frozen and (dataset, 0, "zero_shot") in self.frozen
+
+    def best_rate(self, dataset: str, n: int, method: str) -> Optional[float]:
+        """The rate whose seed-0 run reached the best dev accuracy (as the ground truth chose it)."""
+        scored = [(self.runs[(dataset, n, method, lr, 0)]["best_dev_accuracy"], lr) for lr in self.rates(dataset, n, method)
+                  if (dataset, n, method, lr, 0) in self.runs and self.runs[(dataset, n, method, lr, 0)]["best_dev_accuracy"] is not None]
+        return max(scored)[1] if scored else None
 
     def converged(self, dataset: str, n: int, method: str) -> Optional[float]:
-        """Test accuracy of a full-length run: the rate with the best mean dev accuracy, averaged over seeds."""
+        """Test accuracy of a full-length run at the best rate, averaged over the seeds run there."""
         if method in ("zero_shot", "linear_probe"):
             run = self.frozen.get((dataset, 0 if method == "zero_shot" else n, method))
             return None if run is None else run["test_accuracy"]
-        best = None
-        for lr in self.rates(dataset, n, method):
-            seeds = [self.runs[k] for k in self.runs if k[:4] == (dataset, n, method, lr)]
-            usable = [r for r in seeds if r["best_dev_accuracy"] is not None]
-            if not usable:
-                continue
-            dev = sum(r["best_dev_accuracy"] for r in usable) / len(usable)
-            test = sum(r["test_accuracy"] for r in usable) / len(usable)
-            if best is None or dev > best[0]:
-                best = (dev, test)
-        return None if best is None else best[1]
+        lr = self.best_rate(dataset, n, method)
+        if lr is None:
+            return None
+        seeds = [self.runs[k] for k in self.runs if k[:4] == (dataset, n, method, lr) and self.runs[k]["test_accuracy"] is not None]
+        return sum(r["test_accuracy"] for r in seeds) / len(seeds) if seeds else None
 
 
 @dataclass
