@@ -1,21 +1,29 @@
 """The decision when probes measured methods on the user's model: one explicit model in accuracy points.
 
-For every feasible method, utility = expected accuracy of a full-length run + the requirement rules' effects:
-- a method measured on the target model: its predicted full-length accuracy (advisor/convergence.py); the quality
-  rules' guesses about it are superseded by the measurement;
-- a method not measured: anchored to a measured one (its evidence sibling, e.g. rsLoRA to LoRA, else the best
-  measured method) plus the difference of their quality-rule scores, converted at
-  ``scoring.accuracy_points_per_score_unit``, with the anchor's uncertainty plus that conversion's;
-- requirement rules (serving, latency, access, compliance, ...) add their effects to every method the same way.
-Monte Carlo draws of every utility give P(best) and the confidence: P(the pick is within ``decision_tolerance`` of
-the best). Near-ties (within ``cost_tie_margin``) go to the cheaper method.
+Every method's full-length accuracy gets a prior from the knowledge base and is updated by what the probe measured:
+- prior: anchored to the measured methods closest in kind that have a full-length prediction (its evidence sibling,
+  then the anchors of knowledge/convergence.yaml): the anchor's prediction plus the difference of the two methods'
+  quality-rule scores (the rules that predict which method scores higher: data size, scale, task, capability),
+  converted at ``scoring.accuracy_points_per_score_unit``, with ``rules_prior_sd`` (``sibling_prior_sd`` for
+  evidence siblings such as rsLoRA and LoRA) for how far such rule gaps miss; several anchors are combined by
+  precision;
+- a measured method with a full-length prediction (advisor/convergence.py): prior and prediction combined by
+  precision, so a converged measurement all but replaces the rules and a rough one only moves them;
+- a measured method without a prediction (too few epochs): its measurement is a lower bound on the prior;
+- a method not measured: the prior alone.
+Utility = that accuracy + the requirement rules' effects (serving, latency, access, compliance), in the same units.
+Monte Carlo draws (the shared evaluation examples bootstrapped once per draw, so measurement errors stay
+correlated across methods) give P(best) and the confidence: P(the pick is within ``decision_tolerance`` of the best).
+Near-ties (within ``cost_tie_margin``) go to the cheaper method.
 
 With proxy evidence (a model much smaller or larger than the target) the rules keep deciding and the measured gaps
 between methods are added at ``proxy_evidence_weight`` (advisor/recommend.py); the same, at full weight, when some
-feasible method cannot be estimated from any measurement (e.g. every trained method failed).
+feasible method can be anchored to no measurement (e.g. every trained method failed).
 """
 from __future__ import annotations
 
+import math
+import zlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -24,11 +32,13 @@ from advisor.knowledge import KnowledgeBase
 
 @dataclass(frozen=True)
 class ProbeDecision:
-    """What the decision needs from the probes: Monte Carlo draws and expected full-length accuracy of every measured
-    method, and whether the measurements were taken on a proxy (then only their gaps count, at ``proxy_weight``)."""
+    """What the decision needs from the probes, per measured method: Monte Carlo draws of its full-length prediction
+    (or, without one, of its measurement), their mean, the prediction's standard deviation (predicted methods only),
+    and whether the measurements were taken on a proxy (then only their gaps count, at ``proxy_weight``)."""
 
     samples: dict[str, list[float]]
     expected: dict[str, float]
+    predicted_sd: dict[str, float]
     proxy_weight: Optional[float] = None
 
 
@@ -44,42 +54,74 @@ def _points(score: float, kb: KnowledgeBase) -> float:
     return score * kb.scoring.accuracy_points_per_score_unit / 100.0
 
 
-def _anchor(method: str, measured: dict, kb: KnowledgeBase, expected: dict[str, float]) -> Optional[str]:
-    """The measured method an unmeasured one is estimated from: its evidence sibling, then its anchors
-    (knowledge/convergence.yaml), then the best measured trained method."""
-    for candidate in [kb.methods[method].same_evidence_as, *kb.convergence.anchors.get(method, [])]:
-        if candidate in measured:
-            return candidate
-    trained = [m for m in measured if kb.methods[m].needs_training and m != "linear_probe"]
-    return max(trained, key=lambda m: expected[m], default=None)
+def _group(method: str, kb: KnowledgeBase) -> str:
+    return kb.methods[method].same_evidence_as or method
 
 
-def utilities(rows: list[dict], samples: dict[str, list[float]], kb: KnowledgeBase, expected: dict[str, float],
-              seed: int = 0) -> dict[str, MethodUtility]:
-    """``rows``: the recommender's per-method rows (feasible, prior, quality and requirement rule scores).
-    ``samples``/``expected``: draws and expected full-length accuracy of the measured methods."""
+def _anchors(method: str, probes: ProbeDecision, kb: KnowledgeBase) -> list[str]:
+    """Predicted methods a prior for ``method`` may rest on: its evidence siblings, then its listed anchors."""
+    predicted = [m for m in probes.predicted_sd if m != method]
+    siblings = [m for m in predicted if _group(m, kb) == _group(method, kb)]
+    listed = [m for m in kb.convergence.anchors.get(method, []) if m in predicted and m not in siblings]
+    return siblings + listed
+
+
+def _prior(method: str, probes: ProbeDecision, quality: dict[str, float], kb: KnowledgeBase):
+    """(mean, sd, draws, basis) of the prior for ``method``, or None without an anchor."""
     import numpy as np
 
-    rng = np.random.default_rng(seed + 7)
-    measured = {m: np.asarray(s) for m, s in samples.items()}
+    anchors = _anchors(method, probes, kb)
+    if not anchors:
+        return None
+    weights, means, draws = [], [], []
+    for anchor in anchors:
+        gap_sd = kb.scoring.sibling_prior_sd if _group(anchor, kb) == _group(method, kb) else kb.scoring.rules_prior_sd
+        offset = _points(quality[method] - quality[anchor], kb)
+        weights.append(1.0 / (probes.predicted_sd[anchor] ** 2 + gap_sd ** 2))
+        means.append(probes.expected[anchor] + offset)
+        draws.append(np.asarray(probes.samples[anchor]) + offset)
+    w = np.array(weights) / sum(weights)
+    sd = math.sqrt(1.0 / sum(weights))
+    # one noise stream per evidence group: siblings' rule gaps miss together (zlib.crc32: stable across processes)
+    rng = np.random.default_rng(zlib.crc32(_group(method, kb).encode()))
+    own_noise = math.sqrt(max(sd ** 2 - float(np.var(sum(wi * d for wi, d in zip(w, draws)))), 0.0))
+    sample = sum(wi * d for wi, d in zip(w, draws)) + rng.normal(0, own_noise, len(draws[0]))
+    basis = "rules, anchored to " + " and ".join(f"{a} ({(means[i] - probes.expected[a]) * 100:+.1f} points)"
+                                                 for i, a in enumerate(anchors))
+    return float(np.dot(w, means)), sd, sample, basis
+
+
+def utilities(rows: list[dict], probes: ProbeDecision, kb: KnowledgeBase) -> dict[str, MethodUtility]:
+    """``rows``: the recommender's per-method rows (feasible, prior, quality and requirement rule scores)."""
+    import numpy as np
+
     quality = {row["method"]: row["prior"] + sum(row["quality_contributions"].values()) for row in rows}
-    spread = kb.scoring.unpredicted_sd
     out: dict[str, MethodUtility] = {}
     for row in rows:
         method = row["method"]
-        requirement = _points(sum(row["requirement_contributions"].values()), kb)
-        if method in measured:
-            draws, mean, basis = measured[method], expected[method], "measured on your data"
+        prior = _prior(method, probes, quality, kb)
+        if method in probes.predicted_sd:
+            own = np.asarray(probes.samples[method])
+            if prior is None:
+                draws, basis = own, "measured on your data (full-length prediction)"
+            else:
+                precision_own, precision_prior = 1 / probes.predicted_sd[method] ** 2, 1 / prior[1] ** 2
+                w = precision_own / (precision_own + precision_prior)
+                draws, basis = w * own + (1 - w) * prior[2], f"measured on your data ({w:.0%} of the weight) and {prior[3]}"
+        elif method in probes.samples:  # measured, no full-length prediction: a lower bound
+            floor = np.asarray(probes.samples[method])
+            if prior is None:
+                draws, basis = floor, "measured on your data after a short probe (a lower bound; no prediction)"
+            else:
+                draws, basis = np.maximum(floor, prior[2]), f"{prior[3]}; at least its short-probe measurement"
+        elif prior is not None:
+            draws, basis = prior[2], f"not measured: {prior[3]}"
         else:
-            anchor = _anchor(method, measured, kb, expected)
-            if anchor is None:
-                continue
-            offset = _points(quality[method] - quality[anchor], kb)
-            draws = measured[anchor] + offset + rng.normal(0, spread, len(measured[anchor]))
-            mean = expected[anchor] + offset
-            basis = f"not measured: {anchor}'s measurement {offset * 100:+.1f} points from the rules"
-        out[method] = MethodUtility(expected_accuracy=round(float(np.clip(mean, 0, 1)), 4),
-                                    utility=float(mean + requirement), basis=basis, samples=draws + requirement)
+            continue
+        requirement = _points(sum(row["requirement_contributions"].values()), kb)
+        mean = float(np.mean(draws))
+        out[method] = MethodUtility(expected_accuracy=round(float(np.clip(mean, 0, 1)), 4), utility=mean + requirement,
+                                    basis=basis, samples=np.asarray(draws) + requirement)
     return out
 
 

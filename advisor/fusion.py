@@ -144,8 +144,9 @@ def _predictions(measured: dict[str, Measured], n_target: int, context: ProbeCon
 
 def decision_samples(measured: dict[str, Measured], predictions: dict[str, ConvergedPrediction], kb: KnowledgeBase,
                      seed: int = 0) -> dict[str, list[float]]:
-    """Monte Carlo draws of each measured method's full-length accuracy: the shared evaluation examples bootstrapped
-    once per draw for every method (their errors are correlated), plus each prediction's own model error."""
+    """Monte Carlo draws of each measured method's full-length prediction (or, without one, of its measurement): the
+    shared evaluation examples bootstrapped once per draw for every method (their errors are correlated), plus each
+    prediction's own model error."""
     import numpy as np
 
     from advisor.paired import _example_means
@@ -167,8 +168,8 @@ def decision_samples(measured: dict[str, Measured], predictions: dict[str, Conve
             p = predictions[method]
             noise = math.sqrt(max(p.sd ** 2 - np.var(shift), 0.0))
             samples[method] = (p.mean + shift + rng.normal(0, noise, n)).clip(0, 1).tolist()
-        else:
-            samples[method] = (m.metric + shift + np.abs(rng.normal(0, kb.scoring.unpredicted_sd, n))).clip(0, 1).tolist()
+        else:  # the measurement itself: a lower bound for what a full-length run reaches
+            samples[method] = (m.metric + shift).clip(0, 1).tolist()
     return samples
 
 
@@ -252,7 +253,8 @@ def fuse(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, target_par
     methods += [MethodEvidence(method=x.method, not_measured_reason=x.reason) for x in missing]
     proxy = _proxy(suite, target_params_b, target_architecture, kb)
     expected = {m: predictions[m].mean if m in predictions else measured[m].metric for m in measured}
-    decision = ProbeDecision(samples=samples, expected=expected, proxy_weight=proxy.weight if proxy else None)
+    decision = ProbeDecision(samples=samples, expected=expected, predicted_sd={m: p.sd for m, p in predictions.items()},
+                             proxy_weight=proxy.weight if proxy else None)
     return ProbeEvidence(
         metric_name=suite.metric_name, user_n_examples=user_n_examples, evaluation=suite.evaluation, methods=methods,
         comparisons=comparisons, leader=leader, p_best=p_best, p_within_tolerance=within, tolerance=kb.scoring.decision_tolerance,

@@ -133,7 +133,7 @@ def _decide_by_probes(rows: list[dict[str, Any]], probes: ProbeDecision, kb: Kno
     from advisor.decision import decision_probabilities, utilities
 
     per_unit = kb.scoring.accuracy_points_per_score_unit / 100.0
-    util = utilities(rows, probes.samples, kb, probes.expected)
+    util = utilities(rows, probes, kb)
     if any(row["feasible"] and row["method"] not in util for row in rows):
         return False
     p_best, within = decision_probabilities(util, {r["method"] for r in rows if r["feasible"]}, kb.scoring.decision_tolerance)

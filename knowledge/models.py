@@ -163,7 +163,8 @@ class Scoring(BaseModel):
     proxy_size_ratio: float = Field(gt=1)
     proxy_evidence_weight: float = Field(ge=0, le=1)
     monte_carlo_samples: int = Field(ge=100)
-    unpredicted_sd: float = Field(gt=0, description="Spread given to a measured method whose full-length result cannot be predicted.")
+    rules_prior_sd: float = Field(gt=0, description="How far a rule-derived gap between two methods misses, in accuracy (0-1).")
+    sibling_prior_sd: float = Field(gt=0, description="The same for evidence siblings (LoRA and its variants).")
 
 
 class TrainedConvergence(BaseModel):

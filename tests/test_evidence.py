@@ -55,7 +55,10 @@ def test_a_measured_baseline_that_wins_wins_the_recommendation():
     assert rec.method == "linear_probe" and rec.evidence_basis == "rules+probes"
     assert "probability" in rec.confidence_meaning and rec.confidence > 0.8
     top = rec.ranked[0]
-    assert top.expected_accuracy == pytest.approx(report.probe_evidence.method("linear_probe").prediction.mean)
+    # its own precise measurement carries most of the weight; the rules' prior (anchored to the trained methods) a little
+    assert report.probe_evidence.method("linear_probe").prediction.mean - 0.06 < top.expected_accuracy <= 0.91
+    assert "measured on your data" in top.evidence and all(m.expected_accuracy < top.expected_accuracy for m in rec.ranked[1:]
+                                                             if m.expected_accuracy is not None)
     assert report.probe_evidence.conclusive
 
 
