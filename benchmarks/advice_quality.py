@@ -28,15 +28,14 @@ GT_METHODS = ("zero_shot", "linear_probe", *TRAINED)
 SAME_EVIDENCE = {"rslora": "lora", "dora": "lora", "qlora": "lora"}
 
 
-def cells(truth: GroundTruth, grids) -> list[tuple[str, int, int]]:
-    """(data set, user N, probe n) with complete ground truth at both sizes."""
+def cells(truth: GroundTruth, grids) -> list[tuple[str, int]]:
+    """(data set, user N) with complete ground truth at N and every smaller size (a probe may learn from fewer rows)."""
     out = []
     for dataset in truth.datasets():
-        sizes = [n for n in truth.sizes(dataset) if truth.complete(dataset, n, grids)]
+        sizes = truth.sizes(dataset)
         for n in sizes:
-            out.append((dataset, n, n))
-            if n // 2 in sizes:
-                out.append((dataset, n, n // 2))
+            if all(truth.complete(dataset, m, grids) for m in sizes if m <= n):
+                out.append((dataset, n))
     return out
 
 
@@ -92,21 +91,21 @@ def evaluate(truth: GroundTruth, budgets: list[int], seeds: int, knowledge=None)
     grids = probe_settings().learning_rate_grids
     rows, rules_rows = [], []
     kb_tolerance = None
-    for dataset, user_n, probe_n in cells(truth, grids):
+    for dataset, user_n in cells(truth, grids):
         truth_at_n = truths(truth, dataset, user_n)
         rules_pick = advise(situation_for(user_n), knowledge=knowledge).recommendation
         rules_rows.append({"dataset": dataset, "user_n": user_n, "pick": rules_pick.method, "confidence": rules_pick.confidence,
                            **outcome(rules_pick.method, truth_at_n, 0.01)})
         for budget in budgets:
             for seed in range(seeds):
-                r = replay(truth, dataset, user_n, probe_n, budget, seed, knowledge)
+                r = replay(truth, dataset, user_n, budget, seed, knowledge)
                 rec, ev = r.report.recommendation, r.report.probe_evidence
                 kb_tolerance = ev.tolerance
                 preds = [{"method": m.method, "truth": truth_at_n[m.method], "predicted": m.prediction.mean if m.prediction else None,
                           "low": m.prediction.low if m.prediction else None, "high": m.prediction.high if m.prediction else None,
                           "measured": m.measured}
                          for m in ev.methods if m.measured is not None and m.method in truth_at_n]
-                rows.append({"dataset": dataset, "user_n": user_n, "probe_n": probe_n, "budget_steps": budget, "seed": seed,
+                rows.append({"dataset": dataset, "user_n": user_n, "budget_steps": budget, "seed": seed,
                              "pick": rec.method, "confidence": rec.confidence, "conclusive": ev.conclusive,
                              "truncated": len(r.truncated), "predictions": preds, "truths": truth_at_n,
                              **outcome(rec.method, truth_at_n, ev.tolerance)})

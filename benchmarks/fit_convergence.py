@@ -49,11 +49,11 @@ def collect_rows(truth: GroundTruth, budgets: list[int], seeds: int) -> list[dic
 
     grids = probe_settings().learning_rate_grids
     rows = []
-    for dataset, user_n, probe_n in cells(truth, grids):
+    for dataset, user_n in cells(truth, grids):
         truths = {m: truth.converged(dataset, user_n, m) for m in TRAINED}
         for budget in budgets:
             for seed in range(seeds):
-                suite, _ = replay_suite(truth, dataset, user_n, probe_n, budget, seed)
+                suite, _ = replay_suite(truth, dataset, user_n, budget, seed)
                 measured, _ = measure(suite)
                 context = ProbeContext(linear_probe=measured["linear_probe"].metric if "linear_probe" in measured else None,
                                        zero_shot=measured["zero_shot"].metric if "zero_shot" in measured else None,
@@ -62,7 +62,7 @@ def collect_rows(truth: GroundTruth, budgets: list[int], seeds: int) -> list[dic
                     if method not in measured or truths[method] is None:
                         continue
                     m = measured[method]
-                    rows.append({"dataset": dataset, "user_n": user_n, "probe_n": probe_n, "budget": budget, "seed": seed,
+                    rows.append({"dataset": dataset, "user_n": user_n, "probe_n": m.n_train_examples, "budget": budget, "seed": seed,
                                  "method": method, "epochs": m.epochs, "measured": m.metric, "truth": truths[method],
                                  "n_eval": suite.evaluation.n_eval_examples,
                                  "features": feature_values(m, user_n, context)})

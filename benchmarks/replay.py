@@ -85,7 +85,6 @@ class GroundTruth:
 class Replay:
     dataset: str
     user_n: int
-    probe_n: int
     budget_steps: int
     seed: int
     suite: object  # SuiteResult
@@ -136,8 +135,10 @@ def eval_size(user_n: int, settings) -> int:
     return int(min(e.max_examples, max(e.min_examples, round(user_n * e.fraction)), DEV_N))
 
 
-def replay_suite(truth: GroundTruth, dataset: str, user_n: int, probe_n: int, budget_steps: int, seed: int, settings=None):
-    """A SuiteResult as the product would have measured it, and the list of curve points read past a run's end."""
+def replay_suite(truth: GroundTruth, dataset: str, user_n: int, budget_steps: int, seed: int, settings=None):
+    """A SuiteResult as the product would have measured it with ``user_n`` training rows and ``budget_steps``
+    training steps (the plan picks each method's training rows, 32 x 2^k of them when the steps cannot cover all
+    ``target_epochs`` times), and the list of curve points read past a run's end."""
     from probes.method_trials import choose_learning_rate
     from probes.plan import plan_suite
     from probes.result import DataProfile, EvaluationDesign, Phase, SuiteResult
@@ -150,11 +151,13 @@ def replay_suite(truth: GroundTruth, dataset: str, user_n: int, probe_n: int, bu
     curve_eval = min(len(eval_ids), settings.evaluation.curve_eval_examples)
     truncated: list[str] = []
     trials = [_frozen_trial(truth.frozen[(dataset, 0, "zero_shot")], "zero_shot", Phase.BASELINE, eval_ids, 0),
-              _frozen_trial(truth.frozen[(dataset, probe_n, "linear_probe")], "linear_probe", Phase.REFERENCE, eval_ids, probe_n)]
-    plan = plan_suite(list(TRAINED), probe_n, budget_steps, 16, settings, seed=0)
+              _frozen_trial(truth.frozen[(dataset, user_n, "linear_probe")], "linear_probe", Phase.REFERENCE, eval_ids, user_n)]
+    trials += [_frozen_trial(truth.frozen[(dataset, n, "linear_probe")], "linear_probe", Phase.REFERENCE, eval_ids, n)
+               for n in truth.sizes(dataset) if n < user_n and (dataset, n, "linear_probe") in truth.frozen][-2:]
+    plan = plan_suite(list(TRAINED), user_n, budget_steps, 16, settings, seed=0)
     grid, selected = settings.eval_step_grid, {}
     for method_plan in plan.methods:
-        method = method_plan.method
+        method, probe_n = method_plan.method, method_plan.n_train
         if method_plan.sweep_steps:
             sweep = [_trained_trial(truth.runs[(dataset, probe_n, method, lr, 0)], method, Phase.LR_SWEEP,
                                     method_plan.sweep_steps, eval_ids[:curve_eval], curve_eval, probe_n, grid, [])
@@ -167,16 +170,16 @@ def replay_suite(truth: GroundTruth, dataset: str, user_n: int, probe_n: int, bu
         main = truth.runs.get((dataset, probe_n, method, chosen, 0))
         if main is None:
             continue
-        trials.append(_trained_trial(main, method, Phase.CURVE, method_plan.main_steps, eval_ids, curve_eval, probe_n, grid, truncated))
+        trials.append(_trained_trial(main, method, Phase.CURVE, method_plan.main_steps, eval_ids, curve_eval, user_n, grid, truncated))
         for extra in method_plan.extras:
             key = (dataset, extra.n_train if extra.kind == "size" else probe_n, method, chosen, extra.seed if extra.kind == "seed" else 0)
             if key in truth.runs:
-                trials.append(_trained_trial(truth.runs[key], method, Phase.CURVE, extra.steps, eval_ids, curve_eval, probe_n,
+                trials.append(_trained_trial(truth.runs[key], method, Phase.CURVE, extra.steps, eval_ids, curve_eval, user_n,
                                              grid, truncated, tag=f"-{extra.kind}"))
-    profile = DataProfile(n_rows=user_n, n_train=probe_n, n_eval=len(eval_ids), task_kind="classification",
+    profile = DataProfile(n_rows=user_n, n_train=user_n, n_eval=len(eval_ids), task_kind="classification",
                           label_counts=truth_label_counts(dataset), token_length_p50=30, token_length_p90=50,
                           token_length_p99=60, n_duplicates=0, n_train_eval_overlap=0)
-    design = EvaluationDesign(kind="holdout", n_eval_examples=len(eval_ids), n_train_examples=probe_n, curve_eval_examples=curve_eval,
+    design = EvaluationDesign(kind="holdout", n_eval_examples=len(eval_ids), n_train_examples=user_n, curve_eval_examples=curve_eval,
                               resolvable_difference=resolvable_difference(len(eval_ids), settings.evaluation.assumed_discordance))
     suite = SuiteResult(task_kind="classification", metric_name="accuracy", model="all-MiniLM-L6-v2 (replayed)", device="replay",
                         probed_model_params_b=MODEL_PARAMS_B, model_architecture="encoder", data_profile=profile, trials=trials,
@@ -207,9 +210,9 @@ def situation_for(user_n: int):
                      model_architecture="encoder", model_access="open_weights", gpu_memory_gb=0, n_gpus=1, n_tasks=1)
 
 
-def replay(truth: GroundTruth, dataset: str, user_n: int, probe_n: int, budget_steps: int, seed: int, knowledge=None) -> Replay:
+def replay(truth: GroundTruth, dataset: str, user_n: int, budget_steps: int, seed: int, knowledge=None) -> Replay:
     from advisor import advise
 
-    suite, truncated = replay_suite(truth, dataset, user_n, probe_n, budget_steps, seed)
+    suite, truncated = replay_suite(truth, dataset, user_n, budget_steps, seed)
     report = advise(situation_for(user_n), probe_results=suite, knowledge=knowledge)
-    return Replay(dataset, user_n, probe_n, budget_steps, seed, suite, report, truncated)
+    return Replay(dataset, user_n, budget_steps, seed, suite, report, truncated)

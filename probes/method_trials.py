@@ -45,6 +45,7 @@ def run_method(plan: MethodPlan, env: TrialEnvironment, train_ids: Sequence[int]
                curve_eval: int, seed: int, record, save_to: Optional[str] = None) -> Optional[float]:
     """Run ``plan``; every finished trial goes to ``record``. Returns the chosen learning rate (None: nothing usable)."""
     n_full = len(train_ids)
+    train_ids = list(train_ids)[: plan.n_train]  # the training split is shuffled: its first rows are a random sample
     lives = {lr: LiveTrial(_spec(plan.method, Phase.CURVE, lr, train_ids, eval_ids, curve_eval, seed, n_full), env,
                            planned_steps=plan.main_steps)
              for lr in plan.learning_rates[:1]}

@@ -7,7 +7,9 @@ A method's budget (its share of the total, knowledge/probes.yaml ``plan.method_w
    examples; the winner is *continued* (its K-step trial is the first K steps of the full-length run at that rate);
    with too little budget for a sweep, the grid's ``default_learning_rate`` is used alone;
 2. the main trial, continued to K steps (K on the evaluation grid, at most the steps a full-length run needs:
-   ``converged_epochs`` over the training split);
+   ``converged_epochs`` over its training rows); when K steps cannot cover the whole training split
+   ``target_epochs`` times, the sweep and the main trial learn from its first 32 x 2^k rows that they can
+   (probe_size), and the converged-accuracy model carries the result to the user's N;
 3. with budget left after that (fast machines, small data): the main trial again with another seed, then trials
    on smaller training sets (for the data-size curve), each to convergence.
 A minutes budget is turned into steps once, from measured seconds per step (probes.suite); a step budget is used
@@ -34,6 +36,7 @@ class MethodPlan:
     learning_rates: list[float]
     sweep_steps: int  # 0: no sweep (one rate)
     main_steps: int
+    n_train: int  # training rows the sweep and the main trial learn from (the first ones of the training split)
     extras: list[ExtraTrial] = field(default_factory=list)
 
     @property
@@ -88,19 +91,35 @@ def _extras(method: str, budget: float, main_steps: int, n_train: int, batch_siz
     return extras
 
 
+def probe_size(n_train: int, steps: int, batch_size: int, target_epochs: float, smallest: int) -> int:
+    """How many training rows a trial of ``steps`` steps should learn from: all of them when it sees them
+    ``target_epochs`` times, else the largest of smallest x 2^k it does (a short trial on all rows measures little
+    but how fast a method starts; the same steps on fewer rows come close to what a full-length run on those rows
+    reaches, which the converged-accuracy model carries to the user's N)."""
+    affordable = steps * batch_size / target_epochs
+    if affordable >= n_train:
+        return n_train
+    size = smallest
+    while size * 2 <= affordable:
+        size *= 2
+    return min(size, n_train)
+
+
 def plan_method(method: str, grid_rates: list[float], budget: float, n_train: int, batch_size: int, settings: Any,
                 seed: int = 0) -> MethodPlan:
     plan, grid = settings.plan, settings.eval_step_grid
-    horizon = converged_steps(n_train, batch_size, plan.converged_epochs[method], grid, plan.min_main_steps)
     sweep = plan.sweep_steps
     rates = sorted(grid_rates)
     sweep_cost = sweep * (len(rates) - 1)
     if len(rates) < 2 or budget - sweep_cost < max(plan.min_main_steps, sweep):
         rates, sweep, sweep_cost = [plan.default_learning_rate[method]], 0, 0
-    main = min(horizon, snap_down(budget - sweep_cost, grid))
-    main = max(main, sweep, grid[0])
-    extras = _extras(method, budget - sweep_cost - main, main, n_train, batch_size, plan, grid, seed) if main >= horizon else []
-    return MethodPlan(method=method, learning_rates=rates, sweep_steps=sweep, main_steps=main, extras=extras)
+    affordable = max(snap_down(budget - sweep_cost, grid), sweep, grid[0])
+    n_probe = probe_size(n_train, affordable, batch_size, plan.target_epochs, plan.min_size_trial_examples)
+    horizon = converged_steps(n_probe, batch_size, plan.converged_epochs[method], grid, plan.min_main_steps)
+    main = max(min(horizon, affordable), sweep, grid[0])
+    left = budget - sweep_cost - main
+    extras = _extras(method, left, main, n_probe, batch_size, plan, grid, seed) if main >= horizon and n_probe == n_train else []
+    return MethodPlan(method=method, learning_rates=rates, sweep_steps=sweep, main_steps=main, n_train=n_probe, extras=extras)
 
 
 def plan_suite(methods: list[str], n_train: int, budget_steps: int, batch_size: int, settings: Any, seed: int = 0,

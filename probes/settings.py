@@ -36,6 +36,7 @@ class PlanSettings(BaseModel):
     converged_epochs: dict[str, float]
     size_fractions: list[float]
     min_size_trial_examples: int = Field(ge=1)
+    target_epochs: float = Field(gt=0)
     calibration_steps: int = Field(ge=1)
     overrun_tolerance: float = Field(ge=0)
     evaluation_time_share: float = Field(ge=0, lt=1)
