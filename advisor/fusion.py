@@ -20,6 +20,7 @@ from advisor.decision import ProbeDecision
 from advisor.knowledge import KnowledgeBase
 from advisor.measurements import Measured, measure
 from advisor.paired import PairedDifference, paired_difference
+from knowledge.method import Method
 from probes.result import EvaluationDesign, SuiteResult
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -98,7 +99,7 @@ def _wilson(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 def _what_was_measured(m: Measured) -> str:
     if m.steps is None:
-        return "no gradient training" if m.n_train_examples == 0 or m.method in ("zero_shot", "few_shot") \
+        return "no gradient training" if m.n_train_examples == 0 or m.method in (Method.ZERO_SHOT, Method.FEW_SHOT) \
             else f"fitted to convergence on {m.n_train_examples:,} examples"
     return f"after {m.steps} steps ({m.epochs:.2f} epochs) on {m.n_train_examples:,} examples"
 
@@ -189,7 +190,7 @@ def probabilities(samples: dict[str, list[float]], tolerance: float) -> tuple[di
 
 def _comparisons(measured: dict[str, Measured], leader: Optional[str]) -> list[PairedDifference]:
     out = []
-    for anchor in [a for a in (leader, "zero_shot") if a in measured]:
+    for anchor in [a for a in (leader, Method.ZERO_SHOT.value) if a in measured]:
         for method, m in measured.items():
             if method == anchor or any(c.method == anchor and c.versus == method for c in out):
                 continue
@@ -234,8 +235,8 @@ def fuse(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, target_par
     """The evidence for the report, and what the decision model needs (advisor/decision.py)."""
     measured, missing = measure(suite)
     n_eval = suite.evaluation.n_eval_examples if suite.evaluation else max((len(m.per_example) for m in measured.values()), default=0)
-    context = ProbeContext(linear_probe=measured["linear_probe"].metric if "linear_probe" in measured else None,
-                           zero_shot=measured["zero_shot"].metric if "zero_shot" in measured else None,
+    linear, zero = measured.get(Method.LINEAR_PROBE.value), measured.get(Method.ZERO_SHOT.value)
+    context = ProbeContext(linear_probe=linear.metric if linear else None, zero_shot=zero.metric if zero else None,
                            n_classes=max(len(suite.data_profile.label_counts), 2), n_eval=n_eval)
     predictions, why_not, what_if = _predictions(measured, user_n_examples, context, kb)
     samples = decision_samples(measured, predictions, kb, seed)

@@ -27,7 +27,7 @@ from typing import Any, Optional
 from knowledge.errors import ProbeError
 from probes.data import (COMPLETION_COLUMN_GUESSES, LABEL_COLUMN_GUESSES, PROMPT_COLUMN_GUESSES,
                          TEXT_COLUMN_GUESSES, ProbeDataset, load_dataset)
-from probes.result import SuiteResult
+from probes.result import ProgressEvent, SuiteResult
 
 STOP_GRACE_S = 2.0          # after a cancel, how long the child may take to exit before it is killed
 STEP_WRITE_INTERVAL_S = 0.25  # the child writes its step count at most this often
@@ -190,18 +190,18 @@ class _ProgressWriter:
         self.handle.flush()
 
     def __call__(self, event: dict) -> None:
-        kind = event["event"]
-        if kind == "step":
+        kind = ProgressEvent(event["event"])
+        if kind == ProgressEvent.STEP:
             self.steps += 1
             if time.monotonic() - self.last_write >= STEP_WRITE_INTERVAL_S:
                 self.last_write = time.monotonic()
                 self.write({"event": "steps", "done": self.steps})
-        elif kind == "plan":
+        elif kind in (ProgressEvent.PLAN, ProgressEvent.PHASE):
             self.write({"event": "phase", "phase": event["phase"]})
-        elif kind == "trial":
+        elif kind == ProgressEvent.TRIAL:
             trial = event["trial"]
             self.write({"event": "steps", "done": self.steps})
-            self.write({"event": "trial", "trial": {"trial_id": trial.trial_id, "method": trial.method, "phase": trial.phase,
+            self.write({"event": "trial", "trial": {"trial_id": trial.trial_id, "method": trial.method, "phase": trial.phase.value,
                                                     "status": trial.status.value, "metric": trial.final_metric,
                                                     "message": trial.message}})
 

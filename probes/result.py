@@ -7,6 +7,8 @@ from typing import Any, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from knowledge.method import Method
+
 SUITE_SCHEMA_VERSION = "2.0.0"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -249,11 +251,11 @@ class SuiteResult(BaseModel):
 
     def baseline(self) -> Optional[TrialResult]:
         """The no-training reference (zero-shot)."""
-        return next((t for t in self.trials if t.method == "zero_shot" and t.fold is None), None)
+        return next((t for t in self.trials if t.method == Method.ZERO_SHOT and t.fold is None), None)
 
     def linear_probe(self) -> Optional[TrialResult]:
         """Logistic regression on frozen features (classification only)."""
-        return next((t for t in self.trials if t.method == "linear_probe" and t.fold is None), None)
+        return next((t for t in self.trials if t.method == Method.LINEAR_PROBE and t.fold is None), None)
 
     def probed_methods(self) -> list[str]:
         """Every method with at least one trial, in the order they were run."""

@@ -37,6 +37,8 @@ class PlanSettings(BaseModel):
     size_fractions: list[float]
     min_size_trial_examples: int = Field(ge=1)
     target_epochs: float = Field(gt=0)
+    default_methods: list[str]
+    max_params_b_to_probe: dict[str, dict[str, float]]
     calibration_steps: int = Field(ge=1)
     overrun_tolerance: float = Field(ge=0)
     evaluation_time_share: float = Field(ge=0, lt=1)
@@ -67,7 +69,6 @@ class ProbeSettings(BaseModel):
     lr_tie_standard_errors: float
     virtual_tokens: dict[str, int]
     lora: dict[str, float]
-    full_finetune_max_params_b: dict[str, float]
     batch_size: dict[str, int]
     max_length_tokens: int
     min_train_examples: int

@@ -14,7 +14,8 @@ from typing import Any, Callable, Optional, Union
 
 from knowledge.errors import ProbeError
 from probes.data import ProbeDataset, load_dataset
-from probes.plan import SuitePlan, plan_folds, plan_suite
+from knowledge.method import Method
+from probes.plan import plan_folds, plan_suite
 from probes.profile import data_hash, device_description, package_versions, profile_data
 from probes.progress import Progress, ProgressCallback
 from probes.result import SuiteResult, TrialResult
@@ -22,7 +23,6 @@ from probes.settings import ProbeSettings, probe_settings
 from probes.split import EvaluationSplit, plan_evaluation
 from probes.store import cache_key, load_cached, save_cached
 
-DEFAULT_TRAINED = ("prompt_tuning", "lora", "full_finetune")
 
 
 @dataclass
@@ -61,10 +61,12 @@ def _validate_budget(budget_minutes: float, budget_steps: Optional[int]) -> None
 def _trained_methods(methods: Optional[list[str]], n_params: int, device: str, settings: ProbeSettings) -> list[str]:
     from probes.methods import trainable_methods
 
-    if methods is None:
-        small = n_params / 1e9 <= settings.full_finetune_max_params_b["cuda" if device == "cuda" else "cpu"]
-        return [m for m in DEFAULT_TRAINED if m != "full_finetune" or small]
-    unknown = [m for m in methods if m not in trainable_methods() and m not in ("zero_shot", "few_shot", "linear_probe")]
+    if methods is None:  # the defaults, each only when the model is small enough for it on this device
+        limits = settings.plan.max_params_b_to_probe
+        return [m for m in settings.plan.default_methods
+                if m not in limits or n_params / 1e9 <= limits[m]["cuda" if device == "cuda" else "cpu"]]
+    measured_anyway = {Method.ZERO_SHOT.value, Method.FEW_SHOT.value, Method.LINEAR_PROBE.value}
+    unknown = [m for m in methods if m not in trainable_methods() and m not in measured_anyway]
     if unknown:
         raise ProbeError(f"methods {unknown} cannot be probed; trainable methods: {', '.join(trainable_methods())} "
                          "(zero_shot, few_shot and linear_probe are always measured when they apply).")
@@ -111,7 +113,7 @@ def _step_budget(suite: _Suite, methods: list[str], train_ids: list[int]) -> tup
     return max(int(left_s * training_share / cheapest), suite.settings.eval_step_grid[0]), costs
 
 
-def _holdout(suite: _Suite, methods: list[str], seed: int, save_best_adapter: Optional[str]) -> tuple[Optional[SuitePlan], dict]:
+def _holdout(suite: _Suite, methods: list[str], seed: int, save_best_adapter: Optional[str]) -> dict:
     from probes.method_trials import run_method
     from probes.references import reference_trials
 
@@ -122,7 +124,7 @@ def _holdout(suite: _Suite, methods: list[str], seed: int, save_best_adapter: Op
                                   budget_s=suite.budget_s):
         suite.record(trial)
     if not methods:
-        return None, {}
+        return {}
     budget, costs = _step_budget(suite, methods, split.train_indices)
     plan = plan_suite(methods, len(split.train_indices), budget, env.batch_size, settings, seed, costs)
     suite.progress.plan(plan.total_steps, f"{plan.total_steps} training steps: " + "; ".join(
@@ -138,10 +140,10 @@ def _holdout(suite: _Suite, methods: list[str], seed: int, save_best_adapter: Op
         chosen = run_method(method_plan, env, split.train_indices, split.eval_indices, curve_eval, seed, suite.record, save_to)
         if chosen is not None:
             selected[method_plan.method] = chosen
-    return plan, {"selected": selected, "costs": costs}
+    return {"selected": selected, "costs": costs}
 
 
-def _kfold(suite: _Suite, methods: list[str], seed: int) -> tuple[int, dict]:
+def _kfold(suite: _Suite, methods: list[str], seed: int) -> dict:
     from probes.references import reference_trials
     from probes.run import TrialSpec, run_trial
     from probes.result import Phase
@@ -168,8 +170,8 @@ def _kfold(suite: _Suite, methods: list[str], seed: int) -> tuple[int, dict]:
                              curve_eval_count=len(fold.eval_indices), seed=seed + fold.repeat, fold=fold.fold, repeat=fold.repeat)
             suite.record(run_trial(spec, env, steps[method]))
         done_repeats.add(fold.repeat)
-    return n_folds, {"selected": {m: settings.plan.default_learning_rate[m] for m in methods}, "costs": costs,
-                     "repeats": len(done_repeats)}
+    return {"selected": {m: settings.plan.default_learning_rate[m] for m in methods}, "costs": costs,
+            "repeats": len(done_repeats)}
 
 
 def run_suite(
@@ -197,50 +199,61 @@ def run_suite(
     ``budget_minutes`` becomes a step plan once, from measured seconds per step; ``budget_steps`` (tests,
     benchmarks) fixes the training steps instead, so the same inputs, seed and step budget give the same result.
     """
-    import torch
-
     settings = settings or probe_settings()
     _validate_budget(budget_minutes, budget_steps)
-    if not isinstance(dataset, ProbeDataset):
-        dataset = load_dataset(dataset)
-    if model is None:
-        from probes.defaults import default_model_dir
-
-        model = str(default_model_dir())
-    from probes.models import resolve_device
-
-    started, device = time.perf_counter(), resolve_device()
+    dataset = dataset if isinstance(dataset, ProbeDataset) else load_dataset(dataset)
+    model = model or _default_model()
+    started = time.perf_counter()
     split = plan_evaluation(dataset, settings, seed)
-    key = cache_key({"data": data_hash(dataset), "model": model, "gguf_file": gguf_file, "settings": settings.model_dump(),
-                     "budget": budget_steps or budget_minutes, "methods": methods, "seed": seed, "versions": package_versions(),
-                     "device": device, "latency_sensitive": latency_sensitive})
+    key = _cache_key(dataset, model, gguf_file, settings, budget_steps or budget_minutes, methods, seed, latency_sensitive)
     cached = load_cached(cache_dir, key)
     if cached is not None and not save_best_adapter:
         return cached
+    suite = _start(dataset, model, gguf_file, trust_remote_code, settings, split, progress, should_cancel, started,
+                   budget_minutes, budget_steps, latency_sensitive, seed)
+    trained = _trained_methods(methods, suite.base.n_params, suite.env.device, settings)
+    info: dict = {}
+    try:
+        info = _holdout(suite, trained, seed, save_best_adapter) if split.kind == "holdout" else _kfold(suite, trained, seed)
+    except KeyboardInterrupt:
+        if not should_cancel():
+            raise
+    finally:
+        suite.progress.close()
+    return _result(suite, info, key, budget_minutes, info.get("repeats"), should_cancel(), cache_dir)
+
+
+def _default_model() -> str:
+    from probes.defaults import default_model_dir
+
+    return str(default_model_dir())
+
+
+def _cache_key(dataset, model, gguf_file, settings, budget, methods, seed, latency_sensitive) -> str:
+    """Everything the result depends on: data, model, settings, budget, methods, seed, versions, device."""
+    from probes.models import resolve_device
+
+    return cache_key({"data": data_hash(dataset), "model": model, "gguf_file": gguf_file, "settings": settings.model_dump(),
+                      "budget": budget, "methods": methods, "seed": seed, "versions": package_versions(),
+                      "device": resolve_device(), "latency_sensitive": latency_sensitive})
+
+
+def _start(dataset, model, gguf_file, trust_remote_code, settings, split, progress, should_cancel, started, budget_minutes,
+           budget_steps, latency_sensitive, seed) -> _Suite:
+    """Load the model once, encode the data once, and set up what every trial shares (budget, deadline, progress)."""
+    import torch
+
+    from probes.models import resolve_device
+
     random.seed(seed)
     torch.manual_seed(seed)
     base, data, decoder = _load(dataset, model, gguf_file, trust_remote_code, settings)
     reporter = Progress(progress)
     budget_s = None if budget_steps is not None else budget_minutes * 60
     deadline = None if budget_s is None else started + budget_s * (1 + settings.plan.overrun_tolerance)
-    env = _environment(base, data, decoder, settings, device, reporter, should_cancel, deadline)
-    suite = _Suite(dataset, settings, split, base, data, decoder, env, reporter, started, budget_s, budget_steps,
-                   latency_sensitive, [])
-    trained = _trained_methods(methods, base.n_params, device, settings)
-    info: dict = {}
-    n_repeats = None
-    try:
-        if split.kind == "holdout":
-            _, info = _holdout(suite, trained, seed, save_best_adapter)
-        else:
-            _, info = _kfold(suite, trained, seed)
-            n_repeats = info.get("repeats")
-    except KeyboardInterrupt:
-        if not should_cancel():
-            raise
-    finally:
-        reporter.close()
-    return _result(suite, info, key, budget_minutes, n_repeats, should_cancel(), cache_dir)
+    env = _environment(base, data, decoder, settings, resolve_device(), reporter, should_cancel, deadline)
+    return _Suite(dataset, settings, split, base, data, decoder, env, reporter, started, budget_s, budget_steps,
+                  latency_sensitive, [])
 
 
 def _result(suite: _Suite, info: dict, key: str, budget_minutes: float, n_repeats: Optional[int], cancelled: bool,
