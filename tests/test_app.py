@@ -323,14 +323,14 @@ def test_probe_job_runs_in_a_subprocess_and_cancel_stops_it_within_seconds(tmp_p
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = tiny_bert(tmp_path / "bert")
-    job = ProbeJob(pd.DataFrame(sentiment_rows(200)), model=str(model), budget_minutes=0.3, cache_dir=None).start()
+    job = ProbeJob(pd.DataFrame(sentiment_rows(200)), model=str(model), budget_steps=30, cache_dir=None).start()
     total = job.total
     job.wait(120)
     assert job.state == "finished" and job.error is None and job.result is not None and job.steps_done > 0
     assert job.total == total and job.fraction_done == 1.0  # the total is fixed from the start
     assert any(t.phase == "curve" for t in job.result.trials)
 
-    slow = ProbeJob(pd.DataFrame(sentiment_rows(200)), model=str(model), budget_minutes=5, cache_dir=None).start()
+    slow = ProbeJob(pd.DataFrame(sentiment_rows(200)), model=str(model), budget_steps=100_000, cache_dir=None).start()
     while slow.poll().steps_done < 3 and slow.running:
         time.sleep(0.05)
     slow.cancel()
