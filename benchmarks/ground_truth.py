@@ -105,7 +105,7 @@ def run_key(record: dict) -> str:
 
 def load_runs(directory: Path = RESULTS_DIR) -> list[dict]:
     runs = []
-    for path in sorted(directory.glob("runs-*.jsonl")):
+    for path in sorted([*directory.glob("runs-*.jsonl"), *directory.glob("frozen-*.jsonl")]):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 try:
@@ -121,7 +121,7 @@ class Context:
     def __init__(self, dataset: str, model: str):
         from probes.data import ProbeDataset
         from probes.models import load_base_model
-        from probes.run import encode_dataset
+        from probes.batches import encode_dataset
         from probes.settings import probe_settings
 
         self.name = dataset
@@ -136,16 +136,16 @@ class Context:
 
     def features(self, which: str, indices: list[int]):
         if which not in self._features:
-            from probes.suite import _frozen_features
+            from probes.methods.head import frozen_features
 
-            self._features[which] = _frozen_features(self.base, self.data, indices, self.batch_size, "cpu")
+            self._features[which] = frozen_features(self.base.model, self.data, indices, self.batch_size, "cpu")
         return self._features[which]
 
 
 def evaluate_correct(model, ctx: Context, indices: list[int]):
     import torch
 
-    from probes.run import collate
+    from probes.batches import collate
 
     model.eval()
     order = sorted(range(len(indices)), key=lambda j: len(ctx.data.input_ids[indices[j]]))
@@ -164,44 +164,41 @@ def evaluate_correct(model, ctx: Context, indices: list[int]):
 
 
 def frozen_runs(ctx: Context, n_train: int) -> list[dict]:
+    """Zero-shot (once: it does not depend on n) and the linear probe exactly as the probes fit it
+    (probes.methods.head: standardised features, C chosen by cross-validation on the training rows only)."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
 
-    from probes.run import EncodedData
-    from probes.suite import _frozen_features, _unit_rows
+    from probes.batches import EncodedData
+    from probes.methods.head import fit_linear_probe, frozen_features
+    from probes.methods.prompting import _unit_rows
 
     started = time.perf_counter()
     dev_x, test_x = ctx.features("dev", ctx.split.dev), ctx.features("test", ctx.split.test)
     dev_y = np.array([ctx.split.labels[i] for i in ctx.split.dev])
     test_y = np.array([ctx.split.labels[i] for i in ctx.split.test])
     records = []
-    if n_train == SIZES_CPU[0]:  # zero-shot does not depend on n
+    if n_train == SIZES_CPU[0]:
         names = ctx.base.tokenizer(ctx.split.label_names, add_special_tokens=True)["input_ids"]
         label_data = EncodedData("classification", names, list(range(len(names))), ctx.data.pad_token_id, ctx.data.padding_side)
-        label_x = _unit_rows(_frozen_features(ctx.base, label_data, list(range(len(names))), ctx.batch_size, "cpu"))
-        dev_ok = (_unit_rows(dev_x) @ label_x.T).argmax(1) == dev_y
-        test_ok = (_unit_rows(test_x) @ label_x.T).argmax(1) == test_y
-        records.append({"method": "zero_shot", "learning_rate": None, "seed": 0, "n_train": 0,
-                        "curve": [{"step": 0, "train_loss": None, "dev_accuracy": float(dev_ok.mean()), "dev_correct": pack_bits(dev_ok)}],
-                        "best_step": 0, "best_dev_accuracy": float(dev_ok.mean()), "test_accuracy": float(test_ok.mean()),
-                        "test_correct": pack_bits(test_ok)})
+        label_x = _unit_rows(frozen_features(ctx.base.model, label_data, list(range(len(names))), ctx.batch_size, "cpu"))
+        records.append(_frozen_record("zero_shot", 0, (_unit_rows(dev_x) @ label_x.T).argmax(1) == dev_y,
+                                      (_unit_rows(test_x) @ label_x.T).argmax(1) == test_y))
     train = ctx.split.train(n_train)
-    train_x = _frozen_features(ctx.base, ctx.data, train, ctx.batch_size, "cpu")
+    train_x = frozen_features(ctx.base.model, ctx.data, train, ctx.batch_size, "cpu")
     train_y = np.array([ctx.split.labels[i] for i in train])
-    best = None
-    for c in LINEAR_PROBE_C:
-        classifier = LogisticRegression(C=c, max_iter=3000).fit(train_x, train_y)
-        dev_ok = classifier.predict(dev_x) == dev_y
-        if best is None or dev_ok.mean() > best[1].mean():
-            best = (c, dev_ok, classifier.predict(test_x) == test_y)
-    c, dev_ok, test_ok = best
-    records.append({"method": "linear_probe", "learning_rate": None, "seed": 0, "n_train": n_train, "inverse_regularisation_c": c,
-                    "curve": [{"step": 0, "train_loss": None, "dev_accuracy": float(dev_ok.mean()), "dev_correct": pack_bits(dev_ok)}],
-                    "best_step": 0, "best_dev_accuracy": float(dev_ok.mean()), "test_accuracy": float(test_ok.mean()),
-                    "test_correct": pack_bits(test_ok)})
+    model, config = fit_linear_probe(train_x, train_y, ctx.settings.linear_probe)
+    records.append(_frozen_record("linear_probe", n_train, model.predict(dev_x) == dev_y, model.predict(test_x) == test_y,
+                                  inverse_regularisation_c=config["inverse_regularisation_c"]))
     for record in records:
         record["wall_time_s"] = round(time.perf_counter() - started, 2)
     return records
+
+
+def _frozen_record(method: str, n_train: int, dev_ok, test_ok, **extra) -> dict:
+    return {"method": method, "learning_rate": None, "seed": 0, "n_train": n_train, "pipeline": "probe",
+            "curve": [{"step": 0, "train_loss": None, "dev_accuracy": float(dev_ok.mean()), "dev_correct": pack_bits(dev_ok)}],
+            "best_step": 0, "best_dev_accuracy": float(dev_ok.mean()), "test_accuracy": float(test_ok.mean()),
+            "test_correct": pack_bits(test_ok), **extra}
 
 
 def train_run(ctx: Context, n_train: int, method: str, learning_rate: float, seed: int) -> dict:
@@ -209,7 +206,7 @@ def train_run(ctx: Context, n_train: int, method: str, learning_rate: float, see
     import torch
 
     from probes.methods import build_trial_model
-    from probes.run import bucketed_batches, collate
+    from probes.batches import bucketed_batches, collate
 
     settings = ctx.settings
     train = ctx.split.train(n_train)
@@ -331,6 +328,22 @@ def versions() -> dict[str, str]:
     return out
 
 
+def refresh_frozen(datasets: list[str], sizes: list[int], model: str, out: Path) -> None:
+    done = {(r["dataset"], r["n_train"], r["method"]) for r in load_runs(out.parent) if r.get("pipeline") == "probe"}
+    for dataset in datasets:
+        ctx = None
+        for n in sizes:
+            if (dataset, n, "linear_probe") in done:
+                continue
+            ctx = ctx or Context(dataset, model)
+            for record in frozen_runs(ctx, n):
+                record.update(protocol=PROTOCOL, dataset=dataset, model=Path(model).name, n_dev=DEV_N, n_test=TEST_N,
+                              batch_size=ctx.batch_size, versions=versions())
+                with out.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                print(dataset, n, record["method"], record["test_accuracy"], flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["tweets_sentiment", "election_tweets"])
@@ -340,6 +353,8 @@ def main() -> None:
     parser.add_argument("--worker", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--status", action="store_true")
+    parser.add_argument("--refresh-frozen", action="store_true", help="(re)compute zero-shot and the linear probe with "
+                        "the probes' own pipeline at every size (seconds per data set); the replays prefer these records")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
 
@@ -362,6 +377,9 @@ def main() -> None:
 
     model = args.model or str(default_model_dir())
     out = args.results_dir / f"runs-w{args.worker}.jsonl"
+    if args.refresh_frozen:
+        refresh_frozen(args.datasets, args.sizes, model, args.results_dir / "frozen-probe-pipeline.jsonl")
+        return
     contexts: dict[str, Context] = {}
     while True:
         jobs = [j for j in planned_jobs(args.datasets, args.sizes, load_runs(args.results_dir), grids) if _owner(j, args.workers) == args.worker]

@@ -43,8 +43,10 @@ class GroundTruth:
         for run in load_runs(directory):
             if run.get("protocol") != PROTOCOL:
                 continue
-            if run["learning_rate"] is None:
-                truth.frozen[(run["dataset"], run["n_train"], run["method"])] = run
+            if run["learning_rate"] is None:  # the probes' own linear-probe pipeline wins over the older records
+                key = (run["dataset"], run["n_train"], run["method"])
+                if run.get("pipeline") == "probe" or truth.frozen.get(key, {}).get("pipeline") != "probe":
+                    truth.frozen[key] = run
             else:
                 truth.runs[(run["dataset"], run["n_train"], run["method"], run["learning_rate"], run["seed"])] = run
         return truth

@@ -16,6 +16,9 @@ class EncodedData:
     pad_token_id: int
     padding_side: str
     label_names: list[str] = field(default_factory=list)
+    # Left-padded rows whose targets all sit in their last ``target_tail - 1`` tokens (decoders trained on label words):
+    # the LM head then only needs the last ``target_tail`` positions (training_loss).
+    target_tail: int = 0
 
 
 def encode_dataset(dataset, tokenizer, max_length: int) -> EncodedData:
@@ -72,3 +75,19 @@ def bucketed_batches(data: EncodedData, indices: list[int], batch_size: int, rng
             batches += [block[j:j + batch_size] for j in range(0, len(block), batch_size)]
         rng.shuffle(batches)
         yield from batches
+
+
+def training_loss(model, batch: dict, data: EncodedData):
+    """The training loss of one batch. For rows whose targets sit at their end (``data.target_tail``), the logits of
+    only the last ``target_tail`` positions are computed (``logits_to_keep``) and the token cross-entropy taken there:
+    the same loss as the model's own, without projecting every position onto the vocabulary (the LM head is a large
+    share of a small decoder's compute, and its full logits a large share of a big one's memory)."""
+    if not data.target_tail or data.task_kind != "generation" or data.padding_side != "left":
+        return model(**batch).loss
+    import torch
+
+    k = data.target_tail
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=k).logits[:, -k:, :]
+    targets = batch["labels"][:, -k:]
+    return torch.nn.functional.cross_entropy(logits[:, :-1, :].reshape(-1, logits.shape[-1]).float(),
+                                             targets[:, 1:].reshape(-1), ignore_index=-100)

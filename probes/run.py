@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from probes.batches import EncodedData, bucketed_batches, collate
+from probes.batches import EncodedData, bucketed_batches, collate, training_loss
 from probes.evaluation import EvalResult, evaluate
 from probes.measure import PeakMemory
 from probes.references import point_from_eval
@@ -191,7 +191,7 @@ class LiveTrial:
         started = time.perf_counter()
         indices = next(self._batches)
         batch = collate(self.env.data, indices, self.env.accelerator.device)
-        loss = self.model(**batch).loss
+        loss = training_loss(self.model, batch, self.env.data)
         self._check_loss(float(loss.detach()))
         self.env.accelerator.backward(loss)
         self.env.accelerator.clip_grad_norm_(self._trainable, self.env.settings.max_grad_norm)

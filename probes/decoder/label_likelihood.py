@@ -173,7 +173,8 @@ class LabelLikelihoodEvaluator:
             answer = self.candidate_ids[label]
             ids.append(self.prefix_ids + query + answer)
             targets.append([-100] * (len(self.prefix_ids) + len(query)) + answer)
-        return EncodedData("generation", ids, targets, self.tokenizer.pad_token_id, "left", list(self.prompt.label_names))
+        return EncodedData("generation", ids, targets, self.tokenizer.pad_token_id, "left", list(self.prompt.label_names),
+                           target_tail=max(len(c) for c in self.candidate_ids) + 1)
 
 
 def label_likelihood_evaluator(tokenizer: Any, texts: Sequence[str], labels: Sequence[int], label_names: Sequence[str],

@@ -142,3 +142,26 @@ def test_prompt_tuned_model_scores_batched_as_one_by_one(llama):
     # little (peft ignores position ids under prompt learning): close, not equal
     _assert_close(batched.score(model, list(range(7)), "cpu").label_scores,
                   single.score(model, list(range(7)), "cpu").label_scores, tolerance=2e-3)
+
+
+@pytest.mark.parametrize("method", ["none", "prompt_tuning", "lora"])
+def test_tail_logits_give_the_models_own_training_loss(llama, method):
+    """Training on label words computes logits only at the last positions: the loss must equal the full one."""
+    import torch
+    from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
+
+    from probes.batches import collate, training_loss
+    from probes.decoder.label_likelihood import label_likelihood_evaluator
+
+    texts, gold, names = _rows(12, ("very good", "bad"))
+    data = label_likelihood_evaluator(llama.tokenizer, texts, gold, names, SETTINGS).training_data()
+    assert data.target_tail == 3  # "very good" is two tokens, plus the position that predicts the first
+    model = llama.fresh_copy()
+    if method == "prompt_tuning":
+        model = get_peft_model(model, PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=4))
+    elif method == "lora":
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, target_modules="all-linear", init_lora_weights=False))
+    batch = collate(data, list(range(12)), "cpu")
+    model.eval()
+    with torch.no_grad():
+        assert float(training_loss(model, batch, data)) == pytest.approx(float(model(**batch).loss), rel=1e-5)
