@@ -346,6 +346,28 @@ def test_a_failed_probe_is_reported_not_raised():
     assert job.state == "failed" and "could not be loaded" in job.error
 
 
+def test_a_probe_process_killed_mid_suite_is_reported_and_leaves_the_cache_valid(tmp_path):
+    """Fault injection: the child dies (SIGKILL, as the kernel's out-of-memory killer would) while training."""
+    import signal
+    import time
+
+    from probes.job import ProbeJob
+
+    from tiny_models import sentiment_rows, tiny_bert
+
+    model, cache = tiny_bert(tmp_path / "bert"), tmp_path / "cache"
+    job = ProbeJob(pd.DataFrame(sentiment_rows(200)), model=str(model), budget_steps=100_000, cache_dir=str(cache)).start()
+    while job.poll().steps_done < 3 and job.running:
+        time.sleep(0.05)
+    os.kill(job._process.pid, signal.SIGKILL)
+    job.wait(60)
+    assert job.state == "failed" and job.result is None and "killed" in job.error
+    assert not [p for p in cache.glob("*") if p.is_file()]  # nothing half-written, nothing stored as a result
+    at = run_app(probe_job=job)  # the page still gives its (rules-only) answer and shows what happened
+    assert not at.exception and "killed" in " ".join(e.value for e in at.error)
+    assert [m.value for m in at.metric if m.label == "Evidence"] == ["rules only"]
+
+
 # -- view model ----------------------------------------------------------------------------------------------------
 def test_view_drops_counterfactuals_that_repeat_the_answer_and_names_the_deciding_reason():
     from advisor import Situation, advise
