@@ -207,8 +207,8 @@ def _conclusiveness(leader, within, predictions, why_not, comparisons, suite: Su
     if leader is None:
         return False, ["no method produced a usable measurement"], ["a probe in which at least one method trains"]
     if within.get(leader, 0) < threshold:
-        reasons.append(f"{leader} is within {tolerance:.0%} of the best in only {within.get(leader, 0):.0%} of the "
-                       f"simulations (needs {threshold:.0%})")
+        reasons.append(f"{leader} is within {tolerance * 100:g} point(s) of the best in only {within.get(leader, 0):.0%} "
+                       f"of the simulations (needs {threshold:.0%})")
         close = [c for c in comparisons if c.versus == leader and not c.resolved]
         if close and suite.evaluation is not None:
             worst = max(close, key=lambda c: c.resolvable)
@@ -218,10 +218,27 @@ def _conclusiveness(leader, within, predictions, why_not, comparisons, suite: Su
     for method, reason in why_not.items():
         reasons.append(f"{method}: no full-length prediction ({reason})")
     if why_not or reasons:
-        more = suite.budget_minutes * 3 if suite.budget_steps is None else None
-        settle.append(f"a longer probe ({f'--budget-minutes {more:g}' if more else f'--budget-steps {3 * suite.budget_steps}'}) "
-                      "trains every method for more epochs, which narrows the predictions")
+        settle.append(_budget_to_settle(suite, kb))
     return not reasons, reasons, settle
+
+
+def _budget_to_settle(suite: SuiteResult, kb) -> str:
+    """The budget at which every trained method sweeps its rates and then sees all the training rows
+    ``plan.target_epochs`` times (the probe's predictions are then at their narrowest short of a full run)."""
+    plan = kb.probe_settings.get("plan", {})
+    grids = kb.probe_settings.get("learning_rate_grids", {})
+    trained = sorted({t.method for t in suite.trials if t.learning_rate is not None})
+    batch = next((t.config.get("batch_size") for t in suite.trials if t.config.get("batch_size")), 16)
+    per_method = {m: plan.get("sweep_steps", 20) * max(len(grids.get(m, [1])) - 1, 0)
+                  + math.ceil(plan.get("target_epochs", 3) * suite.data_profile.n_train / batch) for m in trained}
+    steps = sum(per_method.values())
+    if suite.budget_steps is not None or not suite.seconds_per_step:
+        return f"a step budget of about {steps:,} (--budget-steps {steps}) lets every method see all your training rows"
+    seconds = sum(per_method[m] * suite.seconds_per_step.get(m, max(suite.seconds_per_step.values())) for m in trained)
+    share = plan.get("evaluation_time_share", 0.25)
+    minutes = math.ceil(seconds / (1 - share) / 60 + suite.budget_minutes * 0.2)
+    return (f"about {minutes:g} minutes on this machine (--budget-minutes {minutes:g}) lets every method see all your "
+            f"training rows {plan.get('target_epochs', 3):g} times after its sweep")
 
 
 def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, target_params_b: Optional[float] = None,

@@ -89,7 +89,7 @@ def test_too_short_a_probe_gives_no_prediction_and_says_after_k_steps():
     pt = evidence.method("prompt_tuning")
     assert pt.prediction is None and "epochs" in pt.no_prediction_reason
     assert pt.what_was_measured.startswith("after 10 steps")
-    assert not evidence.conclusive and any("longer probe" in s for s in evidence.settle)
+    assert not evidence.conclusive and any("lets every method see all your training rows" in s for s in evidence.settle)
 
 
 def test_close_methods_are_inconclusive_and_the_settling_evaluation_size_is_given():
