@@ -145,6 +145,10 @@ def advise(
         architecture = situation.model_architecture.value if situation.model_architecture else None
         evidence, decision = fuse(probe_results, situation.n_labeled_examples, kb, situation.model_params_b, architecture)
     scored = score_situation(situation, kb, decision)
+    if scored.decided_by_probes:
+        from advisor.fusion import with_decision
+
+        evidence = with_decision(evidence, decision, scored.ranked, kb)
     rules_only = scored if decision is None else score_situation(situation, kb)
     reasons = _reasons(scored, kb)
     conflicts = _conflicts(scored, kb, evidence)

@@ -40,6 +40,7 @@ class ProbeDecision:
     expected: dict[str, float]
     predicted_sd: dict[str, float]
     proxy_weight: Optional[float] = None
+    context: Any = None  # what advisor.fusion needs to restate the evidence after the decision
 
 
 @dataclass(frozen=True)

@@ -39,18 +39,21 @@ def conflict_text(stronger: str, weaker: str, kb: KnowledgeBase) -> str:
     )
 
 
-def probe_direction_text(evidence: "ProbeEvidence") -> str:
+def probe_direction_text(evidence: "ProbeEvidence", scored: "ScoredSituation | None" = None) -> str:
     if not evidence.leader:
         return "Your probes produced no usable measurements, so the rules decide."
     leader = evidence.method(evidence.leader)
     verdict = "conclusively" if evidence.conclusive else "tentatively (inconclusive)"
     where = "on a proxy model" if evidence.proxy else "on your data"
+    decided = next((m for m in scored.ranked if m.method == evidence.leader), None) if scored is not None else None
     if leader.prediction is not None:
         p = leader.prediction
         number = (f"a full-length run is predicted at {evidence.metric_name} {p.mean:.3f} (80% interval {p.low:.3f}-{p.high:.3f}) "
                   f"with {evidence.user_n_examples:,} examples")
     else:
         number = f"measured {evidence.metric_name} {leader.measured:.3f} {leader.what_was_measured} (no full-length prediction)"
+        if decided is not None and decided.expected_accuracy is not None:
+            number += f"; expected {decided.expected_accuracy:.3f} for a full-length run ({decided.evidence})"
     share = evidence.p_within_tolerance.get(evidence.leader, 0)
     return (f"Your probes {where} point {verdict} to {evidence.leader}: {number}; within {evidence.tolerance * 100:g} point(s) "
             f"of the best in {share:.0%} of simulations.")
@@ -69,7 +72,7 @@ def build_caveats(scored: ScoredSituation, kb: KnowledgeBase, evidence: "ProbeEv
     if evidence is None:
         caveats.append("Rules-only advice: priors from published results and rules of thumb, not measurements on your data. Run a probe to check it.")
     else:
-        caveats.append(probe_direction_text(evidence))
+        caveats.append(probe_direction_text(evidence, scored))
         if evidence.proxy:
             caveats.append(evidence.proxy.text)
         caveats.extend(f"Probe inconclusive: {reason}." for reason in evidence.inconclusive_reasons)

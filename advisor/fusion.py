@@ -139,7 +139,8 @@ def _predictions(measured: dict[str, Measured], n_target: int, context: ProbeCon
             why_not[method] = reason
             continue
         predictions[method] = prediction
-        what_if[method] = [p for n in sizes if (p := predict_converged(m, n, context, kb.convergence)[0]) is not None]
+        if method not in kb.convergence.untrained_methods:  # prompting does not change with more labelled data
+            what_if[method] = [p for n in sizes if (p := predict_converged(m, n, context, kb.convergence)[0]) is not None]
     return predictions, why_not, what_if
 
 
@@ -241,6 +242,27 @@ def _budget_to_settle(suite: SuiteResult, kb) -> str:
             f"training rows {plan.get('target_epochs', 3):g} times after its sweep")
 
 
+def with_decision(evidence: ProbeEvidence, decision: ProbeDecision, ranked: list, kb: KnowledgeBase) -> ProbeEvidence:
+    """The evidence as the decision saw it: when the decision model ranked the methods (probes on the target model),
+    the leader is the best measured method by its decided score, P(best) and P(within tolerance) are the decision's
+    (rules prior included), and paired differences and conclusiveness are taken against that leader."""
+    measured, predictions, why_not, suite = decision.context
+    by_method = {row.method: row for row in ranked}
+    decided = [m for m in measured if by_method.get(m) is not None and by_method[m].p_within_tolerance is not None]
+    if not decided:
+        return evidence
+    leader = next((row.method for row in ranked if row.method in measured and row.feasible), None)
+    p_best = {m: by_method[m].probability for m in decided}
+    within = {m: by_method[m].p_within_tolerance for m in decided}
+    comparisons = _comparisons(measured, leader)
+    top = ranked[0].method
+    within_for_verdict = {**within, leader: by_method[top].p_within_tolerance} if leader == top else within
+    conclusive, reasons, settle = _conclusiveness(leader, within_for_verdict, predictions, why_not, comparisons, suite, kb)
+    return evidence.model_copy(update={"leader": leader, "p_best": p_best, "p_within_tolerance": within,
+                                       "comparisons": comparisons, "conclusive": conclusive,
+                                       "inconclusive_reasons": reasons, "settle": settle})
+
+
 def fuse_probe_results(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, target_params_b: Optional[float] = None,
                        target_architecture: Optional[str] = None, seed: int = 0) -> ProbeEvidence:
     """Measurements, predictions, paired comparisons and decision probabilities for every probed method."""
@@ -272,7 +294,8 @@ def fuse(suite: SuiteResult, user_n_examples: int, kb: KnowledgeBase, target_par
     proxy = _proxy(suite, target_params_b, target_architecture, kb)
     expected = {m: predictions[m].mean if m in predictions else measured[m].metric for m in measured}
     decision = ProbeDecision(samples=samples, expected=expected, predicted_sd={m: p.sd for m, p in predictions.items()},
-                             proxy_weight=proxy.weight if proxy else None)
+                             proxy_weight=proxy.weight if proxy else None,
+                             context=(measured, predictions, why_not, suite))
     return ProbeEvidence(
         metric_name=suite.metric_name, user_n_examples=user_n_examples, evaluation=suite.evaluation, methods=methods,
         comparisons=comparisons, leader=leader, p_best=p_best, p_within_tolerance=within, tolerance=kb.scoring.decision_tolerance,
