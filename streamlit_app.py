@@ -365,7 +365,9 @@ def probe_results_panel(report, page) -> None:
         st.caption(view.about)
     st.caption(view.evaluation_note)
     st.dataframe(view.rows, hide_index=True, width="stretch")
-    st.caption("Measured: what the short probe reached. Full-length run: the accuracy a run to its best checkpoint would "
+    if view.baseline_line:
+        st.caption(view.baseline_line)
+    st.caption("★ leads. Measured: what the short probe reached. Full-length run: the accuracy a run to its best checkpoint would "
                "reach with all your labelled examples, predicted from the probe (80% interval); checked against the "
                "project's own long runs (benchmarks/advice_quality.py).")
     for line in view.not_measured:

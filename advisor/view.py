@@ -160,6 +160,7 @@ class ProbeView:
     evaluation_note: str
     verdict: str
     rows: list[dict]
+    baseline_line: Optional[str]
     not_measured: list[str]
     inconclusive: list[str]
     settle: list[str]
@@ -333,6 +334,12 @@ def _prediction_text(m) -> str:
     return f"{score_text(p.mean)} ({score_text(p.low)}–{score_text(p.high)})"
 
 
+def _measured_text(m) -> str:
+    if m.steps is None:
+        return f"{score_text(m.measured)} · {m.what_was_measured}"
+    return f"{score_text(m.measured)} · {m.steps:,} steps ({m.epochs:.1f} ep.) on {count_text(m.n_train_examples)}"
+
+
 def _method_rows(evidence: "ProbeEvidence", kb: KnowledgeBase) -> list[dict]:
     leader = evidence.leader
     user_n = count_text(evidence.user_n_examples)
@@ -340,14 +347,22 @@ def _method_rows(evidence: "ProbeEvidence", kb: KnowledgeBase) -> list[dict]:
     for m in sorted((m for m in evidence.methods if m.measured is not None),
                     key=lambda m: -(m.prediction.mean if m.prediction else m.measured)):
         rows.append({
-            "Method": _name(m.method, kb) + (" (leads)" if m.method == leader else ""),
-            "Measured": f"{score_text(m.measured)}, {m.what_was_measured}",
-            "vs. zero-shot (paired, 95%)": _paired_text(evidence, m.method, "zero_shot" if m.method != "zero_shot" else None),
-            f"vs. {_name(leader, kb) if leader else 'leader'} (paired, 95%)": _paired_text(evidence, m.method, leader),
+            "Method": _name(m.method, kb) + (" ★" if m.method == leader else ""),
+            "Measured in the probe": _measured_text(m),
             f"Full-length run at {user_n} (predicted, 80%)": _prediction_text(m),
-            f"Within {evidence.tolerance * 100:g} pt of the best": f"{evidence.p_within_tolerance.get(m.method, 0):.0%}",
+            f"Within {evidence.tolerance * 100:g} pt of best": f"{evidence.p_within_tolerance.get(m.method, 0):.0%}",
+            f"Measured vs. {_name(leader, kb) if leader else 'leader'} (paired, 95%)": _paired_text(evidence, m.method, leader),
         })
     return rows
+
+
+def _baseline_line(evidence: "ProbeEvidence", kb: KnowledgeBase) -> Optional[str]:
+    """How far each trained method got above the no-training baseline, in one line (paired, 95%)."""
+    gaps = [c for c in evidence.comparisons if c.versus == "zero_shot"]
+    if not gaps:
+        return None
+    parts = [f"{_name(c.method, kb)} {_points(c.difference)} ({c.low * 100:+.1f} to {c.high * 100:+.1f})" for c in gaps]
+    return "Above zero-shot, measured and paired (95%): " + "; ".join(parts) + "."
 
 
 def _verdict(evidence: "ProbeEvidence", kb: KnowledgeBase) -> str:
@@ -355,10 +370,13 @@ def _verdict(evidence: "ProbeEvidence", kb: KnowledgeBase) -> str:
         return "The probe produced no usable measurements, so the rules decide."
     leader = evidence.method(evidence.leader)
     share = f"{evidence.p_within_tolerance.get(evidence.leader, 0):.0%}"
-    what = (f"predicted {score_text(leader.prediction.mean)} for a full-length run with your "
+    what = (f"predicted {score_text(leader.prediction.mean)} for a full-length run with "
             f"{count_text(evidence.user_n_examples)} examples" if leader.prediction else
             f"measured {score_text(leader.measured)} {leader.what_was_measured}; no full-length prediction")
     word = "Conclusive" if evidence.conclusive else "Inconclusive"
+    if evidence.proxy is not None:
+        return (f"On the proxy model ({word.lower()}): {_name(evidence.leader, kb)} leads ({what}). For your model these "
+                "gaps count next to the published evidence, at reduced weight.")
     return f"{word}: {_name(evidence.leader, kb)} leads ({what}); within {evidence.tolerance * 100:g} point of the best in {share} of simulations."
 
 
@@ -384,7 +402,7 @@ def build_probe_view(report: "AdvisorReport", kb: KnowledgeBase, suite: "Optiona
     return ProbeView(
         metric_label=METRIC_LABELS.get(evidence.metric_name, evidence.metric_name.replace("_", " ")), about=about,
         proxy_note=evidence.proxy.text if evidence.proxy else None, evaluation_note=_evaluation_note(evidence),
-        verdict=_verdict(evidence, kb), rows=_method_rows(evidence, kb),
+        verdict=_verdict(evidence, kb), rows=_method_rows(evidence, kb), baseline_line=_baseline_line(evidence, kb),
         not_measured=[f"{_name(m.method, kb)}: {humanize(m.not_measured_reason, kb)}" for m in evidence.methods if m.measured is None],
         inconclusive=[humanize(r, kb) for r in dict.fromkeys(evidence.inconclusive_reasons)],
         settle=[humanize(s, kb) for s in evidence.settle],

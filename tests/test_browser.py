@@ -158,13 +158,17 @@ def test_upload_run_and_cancel_probes_in_a_real_browser(app_url, shots, tmp_path
         budget.press("Home")  # 1 minute
         page.get_by_text("Time budget (minutes)").click()
         page.get_by_role("button", name="Run probes").click()
-        page.get_by_text("Learning curves on your data").wait_for(timeout=240_000)
-        page.get_by_text("your probe measurements + rules").wait_for(timeout=30_000)
+        page.get_by_text("Every method was scored on").wait_for(timeout=240_000)
+        page.get_by_text("rules + measurements on a proxy model").wait_for(timeout=30_000)  # a tiny model for a 7B one
         assert page.get_by_text("7B-parameter model").count() >= 1  # the situation is still the user's
         assert model.input_value() == str(model_dir)  # the settings survive the run
         assert page.get_by_text("reviews.csv: 200 rows").count() == 1 and page.locator('input[aria-label="Label column"]').input_value() == "stars"
         page.wait_for_timeout(1500)
         page.screenshot(path=str(shots / "app-probes.png"), full_page=True)
+        page.get_by_text("Every method was scored on").scroll_into_view_if_needed()
+        page.mouse.wheel(0, 500)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(shots / "app-probe-panel.png"))
 
         budget.focus()
         budget.press("ArrowRight")  # 2 minutes: not cached, so it really runs
