@@ -109,6 +109,17 @@ def _confidence(scored: ScoredSituation, kb: KnowledgeBase) -> tuple[float, str,
     return confidence, "rules-only score share (softmax over the rules' scores), not a measured probability", caveats
 
 
+def _config(method: str, kb: KnowledgeBase, evidence: "Optional[ProbeEvidence]") -> dict:
+    """The recipe's starting configuration; with a probe on the user's model that swept this method, its chosen rate."""
+    config = {"method": method, **{k: v for k, v in kb.recipes[method].items() if k != "sources"}}
+    measured = evidence.method(method) if evidence is not None and evidence.proxy is None else None
+    if measured is not None and measured.learning_rate is not None and "learning_rate" in config:
+        config["published_learning_rate"] = config["learning_rate"]
+        config["learning_rate"] = measured.learning_rate
+        config["learning_rate_source"] = "chosen by your probe's sweep on your model (constant rate after warmup)"
+    return config
+
+
 def _recommendation(situation: Situation, scored: ScoredSituation, rules_only: ScoredSituation, kb: KnowledgeBase,
                     evidence: "Optional[ProbeEvidence]", reasons: list[Reason]) -> Recommendation:
     top = scored.top
@@ -123,7 +134,7 @@ def _recommendation(situation: Situation, scored: ScoredSituation, rules_only: S
         evidence_basis=basis,
         ranked=scored.ranked, reasons=reasons, counterfactuals=counterfactuals,
         caveats=caveats,
-        config={"method": top.method, **{k: v for k, v in kb.recipes[top.method].items() if k != "sources"}},
+        config=_config(top.method, kb, evidence),
     )
 
 

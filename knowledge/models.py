@@ -89,8 +89,6 @@ class MethodSpec(BaseModel):
     same_evidence_as: Optional[str] = None
     extra_tokens_per_request: int = 0
     in_context_examples: int = 0
-    virtual_tokens: int = 0
-    lora_rank: int = 0
     task_types: list[str] = Field(default_factory=list, description="The only task types the method can serve (empty: all).")
     prior_sources: list[str]
 
