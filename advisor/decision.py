@@ -67,8 +67,10 @@ def _anchors(method: str, probes: ProbeDecision, kb: KnowledgeBase) -> list[str]
     return siblings + listed
 
 
-def _prior(method: str, probes: ProbeDecision, quality: dict[str, float], kb: KnowledgeBase):
-    """(mean, sd, draws, basis) of the prior for ``method``, or None without an anchor."""
+def _prior(method: str, probes: ProbeDecision, quality: dict[str, float], kb: KnowledgeBase,
+           anchor_estimates: dict[str, tuple[float, float, Any]]):
+    """(mean, sd, draws, basis) of the prior for ``method``, or None without an anchor. ``anchor_estimates``: each
+    predicted method's (mean, sd, draws) that a prior may rest on."""
     import numpy as np
 
     anchors = _anchors(method, probes, kb)
@@ -76,53 +78,64 @@ def _prior(method: str, probes: ProbeDecision, quality: dict[str, float], kb: Kn
         return None
     weights, means, draws = [], [], []
     for anchor in anchors:
+        anchor_mean, anchor_sd, anchor_draws = anchor_estimates[anchor]
         gap_sd = kb.scoring.sibling_prior_sd if _group(anchor, kb) == _group(method, kb) else kb.scoring.rules_prior_sd
         offset = _points(quality[method] - quality[anchor], kb)
-        weights.append(1.0 / (probes.predicted_sd[anchor] ** 2 + gap_sd ** 2))
-        means.append(probes.expected[anchor] + offset)
-        draws.append(np.asarray(probes.samples[anchor]) + offset)
+        weights.append(1.0 / (anchor_sd ** 2 + gap_sd ** 2))
+        means.append(anchor_mean + offset)
+        draws.append(np.asarray(anchor_draws) + offset)
     w = np.array(weights) / sum(weights)
     sd = math.sqrt(1.0 / sum(weights))
     # one noise stream per evidence group: siblings' rule gaps miss together (zlib.crc32: stable across processes)
     rng = np.random.default_rng(zlib.crc32(_group(method, kb).encode()))
     own_noise = math.sqrt(max(sd ** 2 - float(np.var(sum(wi * d for wi, d in zip(w, draws)))), 0.0))
     sample = sum(wi * d for wi, d in zip(w, draws)) + rng.normal(0, own_noise, len(draws[0]))
-    basis = "rules, anchored to " + " and ".join(f"{a} ({(means[i] - probes.expected[a]) * 100:+.1f} points)"
+    basis = "rules, anchored to " + " and ".join(f"{a} ({(means[i] - anchor_estimates[a][0]) * 100:+.1f} points)"
                                                  for i, a in enumerate(anchors))
     return float(np.dot(w, means)), sd, sample, basis
 
 
 def utilities(rows: list[dict], probes: ProbeDecision, kb: KnowledgeBase) -> dict[str, MethodUtility]:
-    """``rows``: the recommender's per-method rows (feasible, prior, quality and requirement rule scores)."""
+    """``rows``: the recommender's per-method rows (feasible, prior, quality and requirement rule scores).
+    Measured methods first (their priors rest on the other measured methods' predictions), then the unmeasured
+    ones, whose priors rest on the measured methods' combined estimates: rsLoRA is anchored to what the decision
+    believes of LoRA, not to LoRA's raw prediction."""
     import numpy as np
 
     quality = {row["method"]: row["prior"] + sum(row["quality_contributions"].values()) for row in rows}
-    out: dict[str, MethodUtility] = {}
-    for row in rows:
+    raw = {m: (probes.expected[m], sd, probes.samples[m]) for m, sd in probes.predicted_sd.items()}
+    combined = dict(raw)
+    accuracy: dict[str, tuple[Any, str]] = {}
+    for row in sorted(rows, key=lambda r: r["method"] not in probes.samples):
         method = row["method"]
-        prior = _prior(method, probes, quality, kb)
         if method in probes.predicted_sd:
             own = np.asarray(probes.samples[method])
+            prior = _prior(method, probes, quality, kb, raw)
             if prior is None:
-                draws, basis = own, "measured on your data (full-length prediction)"
+                accuracy[method] = own, "measured on your data (full-length prediction)"
             else:
                 precision_own, precision_prior = 1 / probes.predicted_sd[method] ** 2, 1 / prior[1] ** 2
                 w = precision_own / (precision_own + precision_prior)
-                draws, basis = w * own + (1 - w) * prior[2], f"measured on your data ({w:.0%} of the weight) and {prior[3]}"
+                draws = w * own + (1 - w) * prior[2]
+                combined[method] = (float(np.mean(draws)), math.sqrt(1 / (precision_own + precision_prior)), draws)
+                accuracy[method] = draws, f"measured on your data ({w:.0%} of the weight) and {prior[3]}"
         elif method in probes.samples:  # measured, no full-length prediction: a lower bound
             floor = np.asarray(probes.samples[method])
-            if prior is None:
-                draws, basis = floor, "measured on your data after a short probe (a lower bound; no prediction)"
-            else:
-                draws, basis = np.maximum(floor, prior[2]), f"{prior[3]}; at least its short-probe measurement"
-        elif prior is not None:
-            draws, basis = prior[2], f"not measured: {prior[3]}"
-        else:
+            prior = _prior(method, probes, quality, kb, raw)
+            accuracy[method] = ((floor, "measured on your data after a short probe (a lower bound; no prediction)")
+                                if prior is None else
+                                (np.maximum(floor, prior[2]), f"{prior[3]}; at least its short-probe measurement"))
+        elif (prior := _prior(method, probes, quality, kb, combined)) is not None:
+            accuracy[method] = prior[2], f"not measured: {prior[3]}"
+    out: dict[str, MethodUtility] = {}
+    for row in rows:
+        if row["method"] not in accuracy:
             continue
+        draws, basis = accuracy[row["method"]]
         requirement = _points(sum(row["requirement_contributions"].values()), kb)
         mean = float(np.mean(draws))
-        out[method] = MethodUtility(expected_accuracy=round(float(np.clip(mean, 0, 1)), 4), utility=mean + requirement,
-                                    basis=basis, samples=np.asarray(draws) + requirement)
+        out[row["method"]] = MethodUtility(expected_accuracy=round(float(np.clip(mean, 0, 1)), 4), utility=mean + requirement,
+                                           basis=basis, samples=np.asarray(draws) + requirement)
     return out
 
 

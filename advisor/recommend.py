@@ -93,14 +93,15 @@ def _score_rows(situation: Situation, kb: KnowledgeBase, with_trace: bool) -> tu
 
 
 def _rank(rows: list[dict[str, Any]], tie_margin: float = 0.0) -> list[dict[str, Any]]:
-    """Feasible first, best score first; among feasible methods within ``tie_margin`` of the best, the cheapest."""
+    """Feasible first, best score first; among feasible methods within ``tie_margin`` of the best, the cheapest (at
+    equal cost, one the probe measured: an unmeasured sibling such as rsLoRA does not displace the LoRA it rests on)."""
     from advisor.decision import cost_order_key
 
     rows.sort(key=lambda row: (not row["feasible"], -row["score"], row["order"]))
     if tie_margin > 0 and rows and rows[0]["feasible"]:
         near = [r for r in rows if r["feasible"] and rows[0]["score"] - r["score"] <= tie_margin]
         if len(near) > 1:
-            cheapest = min(near, key=cost_order_key)
+            cheapest = min(near, key=lambda r: (cost_order_key(r), not r.get("measured", False)))
             rows.remove(cheapest)
             rows.insert(0, cheapest)
     return rows
@@ -144,7 +145,7 @@ def _decide_by_probes(rows: list[dict[str, Any]], probes: ProbeDecision, kb: Kno
         rules_score = row["score"]
         row.update(score=round(u.utility / per_unit, 6), expected_accuracy=u.expected_accuracy, evidence=u.basis,
                    probability=p_best.get(row["method"], 0.0), p_within_tolerance=within.get(row["method"]),
-                   probe_contribution=round(u.utility / per_unit - rules_score, 6))
+                   probe_contribution=round(u.utility / per_unit - rules_score, 6), measured=row["method"] in probes.samples)
     return True
 
 
@@ -163,7 +164,7 @@ def score_situation(situation: Situation, kb: KnowledgeBase, probes: Optional[Pr
     tie = kb.scoring.cost_tie_margin / (kb.scoring.accuracy_points_per_score_unit / 100.0) if decided else 0.0
     ranked = []
     for rank, row in enumerate(_rank(rows, tie), start=1):
-        row = {k: v for k, v in row.items() if k not in ("order", "quality_contributions", "requirement_contributions")}
+        row = {k: v for k, v in row.items() if k not in ("order", "quality_contributions", "requirement_contributions", "measured")}
         row["probability"] = round(row.get("probability", 0.0), 6)
         ranked.append(MethodScore(rank=rank, **row))
     return ScoredSituation(outcomes=outcomes, ranked=ranked, decided_by_probes=decided)
