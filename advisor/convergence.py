@@ -124,7 +124,22 @@ def predict_converged(m: Measured, n_target: int, context: ProbeContext, model) 
     features = feature_values(m, n_target, context)
     gain = sum(coefficient * features[name] for name, coefficient in spec.coefficients.items())
     mean = m.metric + max(0.0, gain)
-    sd = math.hypot(noise, _residual_sd(spec.residual_sd_by_epochs, epochs)) * model.interval_scale
+    beyond_sd, beyond_text = _beyond_ground_truth(n_target, model)
+    sd = math.hypot(noise, _residual_sd(spec.residual_sd_by_epochs, epochs), beyond_sd) * model.interval_scale
     return _finish(m.method, n_target, mean, sd, f"measured {m.metric:.3f} after {m.steps} steps ({epochs:.2f} epochs) "
                    f"on {m.n_train_examples:,} examples; predicted gain to a full-length run at {n_target:,} examples "
-                   f"{max(0.0, gain):+.3f} from the converged-accuracy model ({model.fitted_on})"), ""
+                   f"{max(0.0, gain):+.3f} from the converged-accuracy model ({model.fitted_on}){beyond_text}"), ""
+
+
+def _beyond_ground_truth(n_target: int, model) -> tuple[float, str]:
+    """(extra sd, note) for a target size beyond twice the largest size the model was fitted on: the model is then
+    extrapolated, and its interval widens by ``extrapolation_sd_per_doubling`` per doubling."""
+    if not model.fitted_target_sizes:
+        return 0.0, ""
+    largest = max(model.fitted_target_sizes)
+    if n_target <= 2 * largest:
+        return 0.0, ""
+    doublings = math.log2(n_target / (2 * largest))
+    return (model.extrapolation_sd_per_doubling * doublings,
+            f"; extrapolated: {n_target:,} examples is beyond the ground truth it was fitted on (up to {largest:,}), "
+            "so the interval is wider")

@@ -188,7 +188,8 @@ def fit(truth: GroundTruth, budgets: list[int], seeds: int, rmse_limit: float) -
     datasets = sorted({r["dataset"] for r in rows})
     model = {"fitted_on": f"benchmarks/fit_convergence.py on ground truth {', '.join(datasets)} (all-MiniLM-L6-v2, sizes "
                           f"{sorted({r['user_n'] for r in rows})}), {len(rows)} replayed measurements, {datetime.date.today()}",
-             "interval_scale": scale, "linear_probe_exponent": linear_probe_exponent(truth), "trained": trained}
+             "interval_scale": scale, "linear_probe_exponent": linear_probe_exponent(truth), "trained": trained,
+             "fitted_target_sizes": sorted({r["user_n"] for r in rows})}
     return model, report
 
 
@@ -200,6 +201,7 @@ def write_yaml(model: dict, path: Path = OUT) -> None:
     current["interval_scale"] = model["interval_scale"]
     current["data_size_exponent"]["linear_probe"] = model["linear_probe_exponent"]
     current["trained"] = model["trained"]
+    current["fitted_target_sizes"] = model["fitted_target_sizes"]
     body = yaml.safe_dump(current, sort_keys=False, default_flow_style=None, width=118)
     path.write_text(_header() + body, encoding="utf-8")
 
@@ -211,7 +213,9 @@ def _header() -> str:
             "# untrained methods and the default exponent are set by hand. Coefficients: gain = sum(coefficient x feature),\n"
             "# features in advisor/convergence.py; residual_sd_by_epochs: out-of-data-set error by the probe's epochs.\n"
             "# anchors: a method the probe did not measure is estimated from the first measured method in its list (plus\n"
-            "# the quality rules' difference) and uses that method's model: the closest method in what it trains.\n")
+            "# the quality rules' difference) and uses that method's model: the closest method in what it trains.\n"
+            "# extrapolation_sd_per_doubling (set by hand, an assumption the ground truth cannot check): beyond twice the\n"
+            "# largest of fitted_target_sizes a prediction's interval widens by this sd per doubling of the target size.\n")
 
 
 def main() -> None:

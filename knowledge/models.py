@@ -188,6 +188,10 @@ class ConvergenceModel(BaseModel):
     anchors: dict[str, list[str]] = Field(default_factory=dict, description="An unmeasured method is estimated from the "
                                           "first measured method in its list (and uses that method's model if it has none).")
     trained: dict[str, TrainedConvergence]
+    fitted_target_sizes: list[int] = Field(default_factory=list, description="The labelled-data sizes of the ground "
+                                           "truth the trained methods' models were fitted on (empty: not fitted).")
+    extrapolation_sd_per_doubling: float = Field(ge=0, default=0.02, description="Extra predictive sd per doubling "
+                                                 "of the target size beyond twice the largest fitted size.")
 
 
 class KnowledgeBase(BaseModel):

@@ -135,3 +135,17 @@ def test_kfold_measurements_pool_every_fold():
 def test_rules_only_confidence_says_what_it_is():
     rec = advise(make_situation()).recommendation
     assert rec.evidence_basis == "rules" and "not a measured probability" in rec.confidence_meaning
+
+
+def test_a_prediction_beyond_the_ground_truth_sizes_says_so_and_widens():
+    from advisor.convergence import ProbeContext, predict_converged
+    from advisor.measurements import Measured
+
+    lora = Measured(method="lora", metric=0.7, per_example={}, n_train_examples=256, steps=64, batch_size=16,
+                    learning_rate=2e-3, curve=[(32, 0.65), (64, 0.7)])
+    context = ProbeContext(linear_probe=0.72, zero_shot=0.4, n_classes=3, n_eval=300)
+    fitted = KB.convergence.model_copy(update={"fitted_target_sizes": [32, 64, 128, 256]})
+    inside, _ = predict_converged(lora, 512, context, fitted)
+    beyond, _ = predict_converged(lora, 8192, context, fitted)
+    assert "extrapolated" not in inside.basis and "extrapolated" in beyond.basis and "up to 256" in beyond.basis
+    assert beyond.sd > inside.sd
