@@ -19,6 +19,7 @@ from advisor.convergence import ConvergedPrediction, ProbeContext, predict_conve
 from advisor.decision import ProbeDecision
 from advisor.knowledge import KnowledgeBase
 from advisor.measurements import Measured, measure
+from advisor.numbers import model_size_text
 from advisor.paired import PairedDifference, paired_difference
 from knowledge.method import Method
 from probes.result import EvaluationDesign, SuiteResult
@@ -123,7 +124,8 @@ def _proxy(suite: SuiteResult, target_params_b: Optional[float], target_architec
     weight = kb.scoring.proxy_evidence_weight
     return ProxyNote(probed_params_b=probed, target_params_b=target_params_b or 0.0, probed_architecture=suite.model_architecture,
                      target_architecture=target_architecture or "", weight=weight,
-                     text=(f"Measured on a proxy ({probed:g}B {suite.model_architecture}) for your {target_params_b or 0:g}B "
+                     text=(f"Measured on a proxy ({model_size_text(probed or 0)} {suite.model_architecture}) for your "
+                           f"{model_size_text(target_params_b or 0)} "
                            f"{target_architecture or 'model'}: the gaps between methods count at weight {weight:g} next to "
                            "the published evidence, and absolute accuracies are the proxy's, not your model's. Gaps change "
                            "with scale: soft prompts close the gap to fine-tuning only from ~10B parameters (Lester et al. "
