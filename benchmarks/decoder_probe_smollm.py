@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--budget-steps", type=int, default=120)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/decoder-smollm-cpu.json")
+    parser.add_argument("--from-suite", help="advise from a suite saved by an earlier run (<out>.suite.json) instead of probing")
     args = parser.parse_args()
 
     import torch
@@ -42,7 +43,15 @@ def main() -> None:
     directory, gguf = smollm2_gguf()
     dataset = load_dataset(default_dataset_path(), text_column="text", label_column="sentiment", max_examples=args.rows)
     started = time.perf_counter()
-    suite = run_suite(dataset, model=str(directory), gguf_file=gguf, budget_steps=args.budget_steps, cache_dir=None, progress=True)
+    suite_path = Path(args.out).with_suffix(".suite.json")
+    if args.from_suite:
+        from probes.result import SuiteResult
+
+        suite = SuiteResult.model_validate_json(Path(args.from_suite).read_text(encoding="utf-8"))
+    else:
+        suite = run_suite(dataset, model=str(directory), gguf_file=gguf, budget_steps=args.budget_steps, cache_dir=None, progress=True)
+        suite_path.parent.mkdir(parents=True, exist_ok=True)
+        suite_path.write_text(suite.model_dump_json(indent=1), encoding="utf-8")  # kept before advising: an hour of CPU
     situation = Situation(task_type="classification", n_labeled_examples=dataset.n_rows, model_params_b=0.135,
                           model_architecture="decoder", gpu_memory_gb=0)
     report = advise(situation, probe_results=suite)
@@ -58,7 +67,7 @@ def main() -> None:
     out = {
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised fp32)", "n_params": suite.trials[0].total_params,
         "device": suite.device, "rows": dataset.n_rows, "evaluation": suite.evaluation.model_dump(),
-        "budget_steps": args.budget_steps, "planned_steps": suite.planned_steps, "wall_time_s": round(time.perf_counter() - started, 1),
+        "budget_steps": args.budget_steps, "planned_steps": suite.planned_steps, "wall_time_s": suite.wall_time_s,
         "majority_class_accuracy": round(max(suite.data_profile.label_counts.values()) / dataset.n_rows, 4),
         "trials": methods,
         "evidence": [{"method": m.method, "measured": m.measured, "what": m.what_was_measured,
