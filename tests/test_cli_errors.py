@@ -377,3 +377,23 @@ def test_real_cli_invalid_utf8_model_name_is_a_clear_error():
     stderr = result.stderr.decode("utf-8", "replace")
     assert result.returncode == 2 and "Traceback" not in stderr
     assert "'model_name'" in stderr and "valid UTF-8" in stderr
+
+
+def test_a_billion_laughs_situation_file_is_refused_before_it_grows(tmp_path, capsys):
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]  # 9^10 strings if expanded
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\ntask_type: classification\n", encoding="utf-8")
+    code, _, err = run(capsys, "recommend", "--situation", path)
+    assert_clear_error(code, err, "laughs.yaml", "alias")
+
+
+def test_an_oversized_situation_file_is_refused_by_its_size(tmp_path, capsys):
+    from knowledge import limits
+
+    path = tmp_path / "huge.yaml"
+    path.write_text("task_type: classification\nnote: '" + "x" * (limits.input_limits().situation_file_max_bytes + 10) + "'\n",
+                    encoding="utf-8")
+    code, _, err = run(capsys, "recommend", "--situation", path)
+    assert_clear_error(code, err, "huge.yaml")
+    assert "x" * 200 not in err  # the value is not echoed
