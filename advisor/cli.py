@@ -288,7 +288,7 @@ def _print_probe_evidence(evidence) -> None:
         if m.measured is None:
             print(f"  {m.method:<14} not measured: {m.not_measured_reason}")
             continue
-        gap = next((c for c in evidence.comparisons if c.method == m.method and c.versus == evidence.leader), None)
+        gap = evidence.gap(m.method, evidence.leader) if evidence.leader not in (None, m.method) else None
         paired = f"; vs {evidence.leader} {gap.difference * 100:+.1f} pts [{gap.low * 100:+.1f}, {gap.high * 100:+.1f}]" if gap else ""
         predicted = (f"full-length predicted {m.prediction.mean:.3f} [{m.prediction.low:.3f}, {m.prediction.high:.3f}]"
                      if m.prediction else f"no full-length prediction ({m.no_prediction_reason})")

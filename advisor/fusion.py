@@ -85,9 +85,24 @@ class ProbeEvidence(BaseModel):
     def method(self, method: str) -> Optional[MethodEvidence]:
         return next((m for m in self.methods if m.method == method), None)
 
+    def gap(self, method: str, versus: str) -> Optional[PairedDifference]:
+        """``method`` minus ``versus`` on the same examples, whichever way round the pair is stored."""
+        return _oriented(self.comparisons, method, versus)
+
     @property
     def measured_methods(self) -> list[str]:
         return [m.method for m in self.methods if m.measured is not None]
+
+
+def _oriented(comparisons: list[PairedDifference], method: str, versus: str) -> Optional[PairedDifference]:
+    for c in comparisons:
+        if (c.method, c.versus) == (method, versus):
+            return c
+        if (c.method, c.versus) == (versus, method):
+            return c.model_copy(update={"method": method, "versus": versus, "difference": -c.difference,
+                                        "low": -c.high, "high": -c.low,
+                                        "what": " vs ".join(reversed(c.what.split(" vs ", 1)))})
+    return None
 
 
 def _wilson(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -192,10 +207,12 @@ def probabilities(samples: dict[str, list[float]], tolerance: float) -> tuple[di
 
 
 def _comparisons(measured: dict[str, Measured], leader: Optional[str]) -> list[PairedDifference]:
+    """Each measured method minus zero-shot (its gain over no training), then each other method minus the leader;
+    a pair is stored once (``ProbeEvidence.gap`` reads it either way round)."""
     out = []
-    for anchor in [a for a in (leader, Method.ZERO_SHOT.value) if a in measured]:
+    for anchor in [a for a in (Method.ZERO_SHOT.value, leader) if a in measured]:
         for method, m in measured.items():
-            if method == anchor or any(c.method == anchor and c.versus == method for c in out):
+            if method == anchor or any({c.method, c.versus} == {method, anchor} for c in out):
                 continue
             what = f"{method} {_what_was_measured(m)} vs {anchor} {_what_was_measured(measured[anchor])}"
             diff = paired_difference(m, measured[anchor], what)
@@ -212,7 +229,9 @@ def _conclusiveness(leader, within, predictions, why_not, comparisons, suite: Su
     if within.get(leader, 0) < threshold:
         reasons.append(f"{leader} is within {tolerance * 100:g} point(s) of the best in only {within.get(leader, 0):.0%} "
                        f"of the simulations (needs {threshold:.0%})")
-        close = [c for c in comparisons if c.versus == leader and not c.resolved]
+        gaps = [_oriented(comparisons, c.method if c.versus == leader else c.versus, leader)
+                for c in comparisons if leader in (c.method, c.versus)]
+        close = [c for c in gaps if not c.resolved]
         if close and suite.evaluation is not None:
             worst = max(close, key=lambda c: c.resolvable)
             needed = suite.evaluation.n_eval_examples * (worst.resolvable / max(abs(worst.difference), 0.005)) ** 2

@@ -308,7 +308,7 @@ def _points(value: float) -> str:
 def _paired_text(evidence: "ProbeEvidence", method: str, versus: Optional[str]) -> str:
     if versus is None or method == versus:
         return "—"
-    diff = next((c for c in evidence.comparisons if c.method == method and c.versus == versus), None)
+    diff = evidence.gap(method, versus)
     if diff is None:
         return "—"
     mark = "" if diff.resolved else " (not resolved)"

@@ -101,6 +101,26 @@ def test_close_methods_are_inconclusive_and_the_settling_evaluation_size_is_give
     assert not gap.resolved and gap.n_pairs == 200
 
 
+def test_every_method_has_its_gain_over_zero_shot_and_its_gap_to_the_leader_the_leader_included():
+    # The leader's own gain over no training is what a user asks first; it was once stored only as zero-shot minus
+    # the leader, and the "above zero-shot" line left the leader out.
+    suite = make_suite({"zero_shot": 0.5, "prompt_tuning": 0.6, "lora": 0.85}, n_eval=300, steps=960, n_train=300,
+                       probed_params_b=0.135)
+    evidence = fuse_probe_results(suite, 400, KB, target_params_b=0.135, target_architecture="decoder")
+    leader = evidence.leader
+    assert leader == "lora"
+    for method in ("prompt_tuning", "lora"):
+        gain = evidence.gap(method, "zero_shot")
+        assert gain.low > 0 and gain.difference == pytest.approx(evidence.method(method).measured - 0.5, abs=0.02)
+    back = evidence.gap("zero_shot", "lora")
+    forward = evidence.gap("lora", "zero_shot")
+    assert (back.difference, back.low, back.high) == (-forward.difference, -forward.high, -forward.low)
+    assert back.what.startswith("zero_shot") and forward.what.startswith("lora")
+    assert evidence.gap("prompt_tuning", leader).high < 0
+    pairs = [frozenset((c.method, c.versus)) for c in evidence.comparisons]
+    assert len(pairs) == len(set(pairs)) == 3  # each pair once
+
+
 def test_probe_on_a_much_smaller_model_is_proxy_evidence_and_keeps_the_situation():
     suite = make_suite({"zero_shot": 0.5, "prompt_tuning": 0.45, "lora": 0.85}, n_eval=300, steps=960, n_train=300,
                        probed_params_b=0.135)
