@@ -165,7 +165,8 @@ def decision_samples(measured: dict[str, Measured], predictions: dict[str, Conve
                      seed: int = 0) -> dict[str, list[float]]:
     """Monte Carlo draws of each measured method's full-length prediction (or, without one, of its measurement): the
     shared evaluation examples bootstrapped once per draw for every method (their errors are correlated), plus each
-    prediction's own model error."""
+    prediction's own model error, widened by ``scoring.decision_sd_scale`` to calibrate the confidence
+    (knowledge/scoring.yaml says why); ``ProbeDecision.predicted_sd`` keeps the fitted sd for the precision weights."""
     import numpy as np
 
     from advisor.paired import _example_means
@@ -185,7 +186,7 @@ def decision_samples(measured: dict[str, Measured], predictions: dict[str, Conve
         shift = resampled - np.nanmean(row)
         if method in predictions:
             p = predictions[method]
-            noise = math.sqrt(max(p.sd ** 2 - np.var(shift), 0.0))
+            noise = math.sqrt(max((p.sd * kb.scoring.decision_sd_scale) ** 2 - np.var(shift), 0.0))
             samples[method] = (p.mean + shift + rng.normal(0, noise, n)).clip(0, 1).tolist()
         else:  # the measurement itself: a lower bound for what a full-length run reaches
             samples[method] = (m.metric + shift).clip(0, 1).tolist()

@@ -162,6 +162,7 @@ class Scoring(BaseModel):
     proxy_evidence_weight: float = Field(ge=0, le=1)
     monte_carlo_samples: int = Field(ge=100)
     rules_prior_sd: float = Field(gt=0, description="How far a rule-derived gap between two methods misses, in accuracy (0-1).")
+    decision_sd_scale: float = Field(default=1.0, ge=1.0, description="Factor on each full-length prediction's sd in the decision's Monte Carlo draws (calibrates the confidence; not the weights or the intervals shown).")
     sibling_prior_sd: float = Field(gt=0, description="The same for evidence siblings (LoRA and its variants).")
 
 

@@ -62,6 +62,23 @@ def test_a_measured_baseline_that_wins_wins_the_recommendation():
                                                              if m.expected_accuracy is not None)
 
 
+def test_the_confidence_calibration_widens_the_draws_but_leaves_the_expected_accuracies_and_the_pick():
+    # decision_sd_scale is a temperature on the decision's draws (knowledge/scoring.yaml): a less certain
+    # confidence, the same expected accuracies up to clipping at 1 (the precision weights keep the fitted sd), the same pick.
+    suite = make_suite({"zero_shot": 0.5, "linear_probe": 0.7, "prompt_tuning": 0.6, "lora": 0.76, "full_finetune": 0.74},
+                       n_eval=300, steps=960, n_train=300, probed_params_b=0.135)
+    reports = {}
+    for scale in (1.0, 3.0):
+        kb = KB.model_copy(update={"scoring": KB.scoring.model_copy(update={"decision_sd_scale": scale})})
+        reports[scale] = advise(make_situation(n_labeled_examples=400, **SMALL_DECODER), probe_results=suite, knowledge=kb)
+    narrow, wide = reports[1.0].recommendation, reports[3.0].recommendation
+    assert narrow.method == wide.method
+    assert wide.confidence < narrow.confidence
+    expected = {m.method: m.expected_accuracy for m in narrow.ranked if m.expected_accuracy is not None}
+    assert expected and all(m.expected_accuracy == pytest.approx(expected[m.method], abs=0.01)
+                            for m in wide.ranked if m.method in expected)
+
+
 def test_few_shot_can_win_for_a_decoder():
     suite = make_suite({"zero_shot": 0.60, "few_shot": 0.93, "linear_probe": 0.70, "prompt_tuning": 0.62, "lora": 0.66},
                        n_eval=400, steps=960, n_train=400, probed_params_b=0.135)
