@@ -99,7 +99,7 @@ def _confidence(scored: ScoredSituation, kb: KnowledgeBase) -> tuple[float, str,
     top = scored.top
     if scored.decided_by_probes and top.p_within_tolerance is not None:
         tolerance = kb.scoring.decision_tolerance
-        return top.p_within_tolerance, (f"probability that {top.name} is within {tolerance * 100:g} accuracy point(s) of the "
+        return top.p_within_tolerance, (f"probability that {top.name} is within {tolerance * 100:g} accuracy point{'' if tolerance == 0.01 else 's'} of the "
                                         "best method after full-length training (probe evidence, Monte Carlo)"), []
     confidence, siblings = _group_confidence(scored, kb)
     caveats = []

@@ -55,7 +55,7 @@ def probe_direction_text(evidence: "ProbeEvidence", scored: "ScoredSituation | N
         if decided is not None and decided.expected_accuracy is not None:
             number += f"; expected {decided.expected_accuracy:.3f} for a full-length run ({decided.evidence})"
     share = evidence.p_within_tolerance.get(evidence.leader, 0)
-    return (f"Your probes {where} point {verdict} to {evidence.leader}: {number}; within {evidence.tolerance * 100:g} point(s) "
+    return (f"Your probes {where} point {verdict} to {evidence.leader}: {number}; within {evidence.tolerance * 100:g} point{'' if evidence.tolerance == 0.01 else 's'} "
             f"of the best in {share:.0%} of simulations.")
 
 

@@ -228,7 +228,7 @@ def _conclusiveness(leader, within, predictions, why_not, comparisons, suite: Su
     if leader is None:
         return False, ["no method produced a usable measurement"], ["a probe in which at least one method trains"]
     if within.get(leader, 0) < threshold:
-        reasons.append(f"{leader} is within {tolerance * 100:g} point(s) of the best in only {within.get(leader, 0):.0%} "
+        reasons.append(f"{leader} is within {tolerance * 100:g} point{'' if tolerance == 0.01 else 's'} of the best in only {within.get(leader, 0):.0%} "
                        f"of the simulations (needs {threshold:.0%})")
         gaps = [_oriented(comparisons, c.method if c.versus == leader else c.versus, leader)
                 for c in comparisons if leader in (c.method, c.versus)]
@@ -260,7 +260,7 @@ def _budget_to_settle(suite: SuiteResult, kb) -> str:
     seconds = sum(per_method[m] * suite.seconds_per_step.get(m, max(suite.seconds_per_step.values())) for m in trained)
     share = plan.get("evaluation_time_share", 0.25)
     minutes = math.ceil(seconds / (1 - share) / 60 + suite.budget_minutes * 0.2)
-    return (f"about {minutes:g} minutes on this machine (--budget-minutes {minutes:g}) lets every method see all your "
+    return (f"about {minutes:g} minute{'' if minutes == 1 else 's'} on this machine (--budget-minutes {minutes:g}) lets every method see all your "
             f"training rows {plan.get('target_epochs', 3):g} times after its sweep")
 
 

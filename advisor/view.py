@@ -24,6 +24,7 @@ METRIC_LABELS = {"accuracy": "accuracy", "token_accuracy": "next-token accuracy 
 STANCE_LABELS = {"supports": "For", "opposes": "Against", "rules out alternatives": "Rules out others"}
 # CLI wording in shared texts, as a UI user would say it.
 CLI_PHRASES = (
+    (r"\(--budget-minutes 1\)", "(a time budget of 1 minute)"),
     (r"\(--budget-minutes ([\d.]+)\)", r"(a time budget of \1 minutes)"),
     (r"--budget-minutes ([\d.]+)", r"a time budget of \1 minutes"),
     (r"\(--budget-steps (\d+)\)", r"(a budget of \1 steps)"),
@@ -349,7 +350,8 @@ def _baseline_line(evidence: "ProbeEvidence", kb: KnowledgeBase) -> Optional[str
     gaps = [c for c in evidence.comparisons if c.versus == "zero_shot"]
     if not gaps:
         return None
-    parts = [f"{_name(c.method, kb)} {_points(c.difference)} ({c.low * 100:+.1f} to {c.high * 100:+.1f})" for c in gaps]
+    parts = [f"{_name(c.method, kb)} {_points(c.difference)} ({c.low * 100:+.1f} to {c.high * 100:+.1f})" if c.discordant_share
+             else f"{_name(c.method, kb)} +0.0 pts (right on exactly the same {c.n_pairs:,} examples)" for c in gaps]
     return "Above zero-shot, measured and paired (95%): " + "; ".join(parts) + "."
 
 

@@ -186,3 +186,17 @@ def test_a_prediction_beyond_the_ground_truth_sizes_says_so_and_widens():
     beyond, _ = predict_converged(lora, 8192, context, fitted)
     assert "extrapolated" not in inside.basis and "extrapolated" in beyond.basis and "up to 256" in beyond.basis
     assert beyond.sd > inside.sd
+
+
+def test_the_line_above_zero_shot_says_when_a_method_answered_exactly_like_it():
+    # An interval of "+0.0 to +0.0" reads like a bug; a method right on exactly the same examples says so.
+    from advisor.view import _baseline_line
+
+    same = correct_vector(0.5, 50, seed=3)
+    suite = make_suite({"lora": 0.8}, n_eval=50, steps=960, n_train=150, extra_trials=[
+        make_trial("zero_shot", same, steps=None, n_train=0, phase=Phase.BASELINE),
+        make_trial("prompt_tuning", same, steps=960, n_train=150)])
+    evidence = fuse_probe_results(suite, 200, KB)
+    line = _baseline_line(evidence, KB)
+    assert "right on exactly the same 50 examples" in line and "+0.0 to +0.0" not in line
+    assert line.count("exactly the same") == 1  # LoRA keeps its interval
