@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 from advisor.explain import build_caveats, conflict_text, counterfactual_text
 from advisor.knowledge import KnowledgeBase, default_knowledge
+from advisor.numbers import counted
 from advisor.recommend import ScoredSituation, find_counterfactuals, score_situation
 from advisor.render import render_markdown
 from advisor.report import AdvisorReport, Conflict, CounterfactualText, Reason, Recommendation, make_provenance
@@ -99,7 +100,7 @@ def _confidence(scored: ScoredSituation, kb: KnowledgeBase) -> tuple[float, str,
     top = scored.top
     if scored.decided_by_probes and top.p_within_tolerance is not None:
         tolerance = kb.scoring.decision_tolerance
-        return top.p_within_tolerance, (f"probability that {top.name} is within {tolerance * 100:g} accuracy point{'' if tolerance == 0.01 else 's'} of the "
+        return top.p_within_tolerance, (f"probability that {top.name} is within {counted(tolerance * 100, 'accuracy point')} of the "
                                         "best method after full-length training (probe evidence, Monte Carlo)"), []
     confidence, siblings = _group_confidence(scored, kb)
     caveats = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from advisor.knowledge import KnowledgeBase
+from advisor.numbers import counted
 from advisor.questionnaire import field_label, field_noun, option_label
 from advisor.recommend import Counterfactual, ScoredSituation
 
@@ -55,7 +56,7 @@ def probe_direction_text(evidence: "ProbeEvidence", scored: "ScoredSituation | N
         if decided is not None and decided.expected_accuracy is not None:
             number += f"; expected {decided.expected_accuracy:.3f} for a full-length run ({decided.evidence})"
     share = evidence.p_within_tolerance.get(evidence.leader, 0)
-    return (f"Your probes {where} point {verdict} to {evidence.leader}: {number}; within {evidence.tolerance * 100:g} point{'' if evidence.tolerance == 0.01 else 's'} "
+    return (f"Your probes {where} point {verdict} to {evidence.leader}: {number}; within {counted(evidence.tolerance * 100, 'point')} "
             f"of the best in {share:.0%} of simulations.")
 
 

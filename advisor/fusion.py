@@ -19,7 +19,7 @@ from advisor.convergence import ConvergedPrediction, ProbeContext, predict_conve
 from advisor.decision import ProbeDecision
 from advisor.knowledge import KnowledgeBase
 from advisor.measurements import Measured, measure
-from advisor.numbers import model_size_text
+from advisor.numbers import counted, model_size_text
 from advisor.paired import PairedDifference, paired_difference
 from knowledge.method import Method
 from probes.result import EvaluationDesign, SuiteResult
@@ -228,11 +228,10 @@ def _conclusiveness(leader, within, predictions, why_not, comparisons, suite: Su
     if leader is None:
         return False, ["no method produced a usable measurement"], ["a probe in which at least one method trains"]
     if within.get(leader, 0) < threshold:
-        reasons.append(f"{leader} is within {tolerance * 100:g} point{'' if tolerance == 0.01 else 's'} of the best in only {within.get(leader, 0):.0%} "
+        reasons.append(f"{leader} is within {counted(tolerance * 100, 'point')} of the best in only {within.get(leader, 0):.0%} "
                        f"of the simulations (needs {threshold:.0%})")
-        gaps = [_oriented(comparisons, c.method if c.versus == leader else c.versus, leader)
-                for c in comparisons if leader in (c.method, c.versus)]
-        close = [c for c in gaps if not c.resolved]
+        others = [c.versus if c.method == leader else c.method for c in comparisons if leader in (c.method, c.versus)]
+        close = [gap for gap in (_oriented(comparisons, other, leader) for other in others) if not gap.resolved]
         if close and suite.evaluation is not None:
             worst = max(close, key=lambda c: c.resolvable)
             needed = suite.evaluation.n_eval_examples * (worst.resolvable / max(abs(worst.difference), 0.005)) ** 2
@@ -260,7 +259,7 @@ def _budget_to_settle(suite: SuiteResult, kb) -> str:
     seconds = sum(per_method[m] * suite.seconds_per_step.get(m, max(suite.seconds_per_step.values())) for m in trained)
     share = plan.get("evaluation_time_share", 0.25)
     minutes = math.ceil(seconds / (1 - share) / 60 + suite.budget_minutes * 0.2)
-    return (f"about {minutes:g} minute{'' if minutes == 1 else 's'} on this machine (--budget-minutes {minutes:g}) lets every method see all your "
+    return (f"about {counted(minutes, 'minute')} on this machine (--budget-minutes {minutes:g}) lets every method see all your "
             f"training rows {plan.get('target_epochs', 3):g} times after its sweep")
 
 

@@ -1,4 +1,4 @@
-"""Sizes written for people: parameter counts and model sizes with their unit (shared by the report text and the
+"""Numbers written for people: parameter counts, model sizes and counted nouns (shared by the report text and the
 UI's view model)."""
 
 
@@ -13,3 +13,8 @@ def params_text(n: float) -> str:
 def model_size_text(params_b: float) -> str:
     """Model size in billions -> '7B', '0.135B' -> '135M'."""
     return params_text(params_b * 1e9).replace(".0", "")
+
+
+def counted(count: float, noun: str) -> str:
+    """1, 'point' -> '1 point'; 2.5, 'minute' -> '2.5 minutes'."""
+    return f"{count:g} {noun}{'' if count == 1 else 's'}"
