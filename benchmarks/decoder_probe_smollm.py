@@ -40,19 +40,23 @@ def main() -> None:
     from probes.suite import run_suite
 
     torch.set_num_threads(args.threads)
-    directory, gguf = smollm2_gguf()
-    dataset = load_dataset(default_dataset_path(), text_column="text", label_column="sentiment", max_examples=args.rows)
     started = time.perf_counter()
     suite_path = Path(args.out).with_suffix(".suite.json")
-    if args.from_suite:
+    if args.from_suite:  # the rows and the step budget are the suite's own, not this call's defaults
         from probes.result import SuiteResult
 
         suite = SuiteResult.model_validate_json(Path(args.from_suite).read_text(encoding="utf-8"))
+        n_rows, budget_steps = suite.data_profile.n_rows, suite.budget_steps
+        command = f"python benchmarks/decoder_probe_smollm.py --from-suite {args.from_suite}"
     else:
+        directory, gguf = smollm2_gguf()
+        dataset = load_dataset(default_dataset_path(), text_column="text", label_column="sentiment", max_examples=args.rows)
         suite = run_suite(dataset, model=str(directory), gguf_file=gguf, budget_steps=args.budget_steps, cache_dir=None, progress=True)
         suite_path.parent.mkdir(parents=True, exist_ok=True)
         suite_path.write_text(suite.model_dump_json(indent=1), encoding="utf-8")  # kept before advising: an hour of CPU
-    situation = Situation(task_type="classification", n_labeled_examples=dataset.n_rows, model_params_b=0.135,
+        n_rows, budget_steps = dataset.n_rows, args.budget_steps
+        command = f"python benchmarks/decoder_probe_smollm.py --rows {args.rows} --budget-steps {args.budget_steps} --threads {args.threads}"
+    situation = Situation(task_type="classification", n_labeled_examples=n_rows, model_params_b=0.135,
                           model_architecture="decoder", gpu_memory_gb=0)
     report = advise(situation, probe_results=suite)
     evidence = report.probe_evidence
@@ -66,9 +70,9 @@ def main() -> None:
             **{k: trial.config[k] for k in ("k", "extra_tokens_per_request") if k in trial.config}})
     out = {
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised fp32)", "n_params": suite.trials[0].total_params,
-        "device": suite.device, "rows": dataset.n_rows, "evaluation": suite.evaluation.model_dump(),
-        "budget_steps": args.budget_steps, "planned_steps": suite.planned_steps, "wall_time_s": suite.wall_time_s,
-        "majority_class_accuracy": round(max(suite.data_profile.label_counts.values()) / dataset.n_rows, 4),
+        "device": suite.device, "rows": n_rows, "evaluation": suite.evaluation.model_dump(),
+        "budget_steps": budget_steps, "planned_steps": suite.planned_steps, "wall_time_s": suite.wall_time_s,
+        "majority_class_accuracy": round(max(suite.data_profile.label_counts.values()) / n_rows, 4),
         "trials": methods,
         "evidence": [{"method": m.method, "measured": m.measured, "what": m.what_was_measured,
                       "predicted": m.prediction.model_dump() if m.prediction else None, "why_not": m.no_prediction_reason or m.not_measured_reason}
@@ -76,7 +80,7 @@ def main() -> None:
         "paired": [c.model_dump() for c in evidence.comparisons],
         "recommendation": {"method": report.recommendation.method, "confidence": report.recommendation.confidence,
                            "basis": report.recommendation.evidence_basis},
-        "command": f"python benchmarks/decoder_probe_smollm.py --rows {args.rows} --budget-steps {args.budget_steps} --threads {args.threads}",
+        "command": command,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
